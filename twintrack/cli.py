@@ -1,0 +1,47 @@
+"""The `twintrack` command: track, demo, train. User errors print one line and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from twintrack.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's usage dump becomes one line, status 2
+        self.exit(2, f"twintrack: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from twintrack.tracker import cli as tracker_cli
+    from twintrack.train import cli as train_cli
+
+    parser = _Parser(prog="twintrack", description="Visual single-object tracking (SiamFC, MDNet).")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    tracker_cli.add_parsers(subparsers)
+    train_cli.add_parser(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    # key=value config overrides may stand anywhere after the command: collect them from what argparse left.
+    args, extra = parser.parse_known_args(argv)
+    unknown = [item for item in extra if "=" not in item or item.startswith("-")]
+    if unknown or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+    if extra:
+        args.overrides = list(args.overrides) + extra
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        print(f"twintrack: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("twintrack: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

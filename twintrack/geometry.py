@@ -1,0 +1,187 @@
+"""Boxes, IoU and crops: the one place that owns box conventions.
+
+Inside twintrack a box is a float ``x, y, w, h`` with ``x, y`` the top-left corner in 0-based continuous pixel
+coordinates: pixel ``i`` covers ``[i, i + 1)``, so a box ``(0, 0, W, H)`` covers a whole ``W x H`` image and its
+centre is ``(W / 2, H / 2)``. Files that use other conventions (OTB / got10k are 1-based) convert at the edges with
+``from_one_based`` / ``to_one_based``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# ----------------------------------------------------------------------------------------------------------- boxes
+
+
+def as_boxes(boxes) -> np.ndarray:
+    """Any box or list of boxes as a float64 ``(N, 4)`` array."""
+    arr = np.asarray(boxes, dtype=np.float64)
+    return arr.reshape(-1, 4)
+
+
+def xywh_to_cxcywh(boxes) -> np.ndarray:
+    b = np.asarray(boxes, dtype=np.float64)
+    return np.concatenate([b[..., :2] + b[..., 2:] / 2, b[..., 2:]], axis=-1)
+
+
+def cxcywh_to_xywh(boxes) -> np.ndarray:
+    b = np.asarray(boxes, dtype=np.float64)
+    return np.concatenate([b[..., :2] - b[..., 2:] / 2, b[..., 2:]], axis=-1)
+
+
+def from_one_based(boxes) -> np.ndarray:
+    """OTB / got10k files count pixels from 1: their ``(1, 1, w, h)`` is our ``(0, 0, w, h)``."""
+    b = np.array(boxes, dtype=np.float64)
+    b[..., :2] -= 1
+    return b
+
+
+def to_one_based(boxes) -> np.ndarray:
+    b = np.array(boxes, dtype=np.float64)
+    b[..., :2] += 1
+    return b
+
+
+def iou(boxes_a, boxes_b) -> np.ndarray:
+    """Element-wise IoU of two ``(N, 4)`` (or broadcastable) xywh arrays; 0 where a box is empty."""
+    a = np.asarray(boxes_a, dtype=np.float64)
+    b = np.asarray(boxes_b, dtype=np.float64)
+    left = np.maximum(a[..., 0], b[..., 0])
+    top = np.maximum(a[..., 1], b[..., 1])
+    right = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2])
+    bottom = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3])
+    inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    return out
+
+
+def center_error(boxes_a, boxes_b) -> np.ndarray:
+    """Euclidean distance between box centres, in pixels."""
+    ca = xywh_to_cxcywh(boxes_a)[..., :2]
+    cb = xywh_to_cxcywh(boxes_b)[..., :2]
+    return np.sqrt(((ca - cb) ** 2).sum(axis=-1))
+
+
+def clip_box(box, frame_w: float, frame_h: float, min_size: float = 1.0) -> np.ndarray:
+    """Keep a box inside the frame with at least ``min_size`` pixels per side.
+
+    A tracker whose target left the image still returns a valid box, hugging the border it crossed.
+    """
+    x, y, w, h = (float(v) for v in np.asarray(box, dtype=np.float64).reshape(4))
+    min_w = min(min_size, frame_w)
+    min_h = min(min_size, frame_h)
+    w = float(np.clip(w, min_w, frame_w))
+    h = float(np.clip(h, min_h, frame_h))
+    x = float(np.clip(x, 0.0, frame_w - w))
+    y = float(np.clip(y, 0.0, frame_h - h))
+    return np.array([x, y, w, h])
+
+
+def box_is_valid(box, frame_w: float, frame_h: float) -> str | None:
+    """Why a user's initial box is unusable, or None when it is fine."""
+    b = np.asarray(box, dtype=np.float64).reshape(-1)
+    if b.size != 4 or not np.all(np.isfinite(b)):
+        return "the box needs four finite numbers x,y,w,h"
+    x, y, w, h = b
+    if w <= 0 or h <= 0:
+        return f"the box has w={w:g}, h={h:g}; both must be > 0"
+    if x >= frame_w or y >= frame_h or x + w <= 0 or y + h <= 0:
+        return f"the box ({x:g},{y:g},{w:g},{h:g}) lies outside the {frame_w:g}x{frame_h:g} frame"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------------- crops
+
+
+def crop_and_resize(
+    image: np.ndarray,
+    center_xy,
+    src_size,
+    out_size: int | tuple[int, int],
+    border_value=None,
+    interpolation: int = cv2.INTER_LINEAR,
+) -> np.ndarray:
+    """Crop a ``src_size`` (scalar side or ``(w, h)``) region centred at ``center_xy`` and resize it to ``out_size``.
+
+    Parts of the region outside the image are filled with ``border_value`` (the image's mean colour by default,
+    as SiamFC does, so padding looks like average context rather than a black edge). One ``warpAffine`` does the
+    crop, the padding and the resize, which is several times faster than pad-then-crop-then-resize.
+    """
+    out_w, out_h = (out_size, out_size) if np.isscalar(out_size) else out_size
+    src_w, src_h = (src_size, src_size) if np.isscalar(src_size) else src_size
+    scale_x = float(src_w) / out_w
+    scale_y = float(src_h) / out_h
+    cx, cy = float(center_xy[0]), float(center_xy[1])
+    # Output pixel u has its centre at u + 0.5; it samples the source at continuous coordinate
+    # cx + (u + 0.5 - out_w / 2) * scale_x, i.e. at pixel index (that - 0.5) in OpenCV's convention.
+    tx = cx - 0.5 + scale_x * (0.5 - out_w / 2)
+    ty = cy - 0.5 + scale_y * (0.5 - out_h / 2)
+    matrix = np.array([[scale_x, 0.0, tx], [0.0, scale_y, ty]], dtype=np.float64)
+    if border_value is None:
+        border_value = image.reshape(-1, image.shape[-1] if image.ndim == 3 else 1).mean(axis=0)
+    border = tuple(float(v) for v in np.atleast_1d(border_value))
+    return cv2.warpAffine(
+        image,
+        matrix,
+        (int(out_w), int(out_h)),
+        flags=interpolation | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=border,
+    )
+
+
+def context_size(target_wh, context: float = 0.5) -> float:
+    """SiamFC's exemplar side: sqrt((w + p)(h + p)) with p = context * (w + h)."""
+    w, h = float(target_wh[0]), float(target_wh[1])
+    pad = context * (w + h)
+    return float(np.sqrt((w + pad) * (h + pad)))
+
+
+# ------------------------------------------------------------------------------------------------ frame conversion
+
+
+def to_rgb_uint8(frame: np.ndarray) -> np.ndarray:
+    """Grayscale (HxW or HxWx1) and RGBA frames become HxWx3 RGB uint8; anything else is refused."""
+    arr = np.asarray(frame)
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating) and arr.size and arr.max() <= 1.0:
+            arr = arr * 255.0
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        return np.repeat(arr, 3, axis=2)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        return np.ascontiguousarray(arr[:, :, :3])
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        return arr
+    raise ValueError(f"a frame must be HxW, HxWx1, HxWx3 or HxWx4; got shape {arr.shape}")
+
+
+# ------------------------------------------------------------------------------------------- candidate sampling
+
+
+def jitter_boxes(
+    rng: np.random.Generator,
+    box,
+    count: int,
+    translate: float,
+    scale: float,
+    frame_wh=None,
+) -> np.ndarray:
+    """``count`` boxes around ``box``: centre moved by N(0, translate * mean side), size by 1.05 ** N(0, scale).
+
+    MDNet's Gaussian candidate generator; used for tracking candidates and training samples.
+    """
+    cx, cy, w, h = xywh_to_cxcywh(np.asarray(box, dtype=np.float64).reshape(4))
+    mean_side = (w + h) / 2
+    offsets = rng.standard_normal((count, 2)) * translate * mean_side
+    factors = 1.05 ** (rng.standard_normal((count, 1)) * scale)
+    sizes = np.array([w, h]) * factors
+    out = cxcywh_to_xywh(np.concatenate([np.array([cx, cy]) + offsets, sizes], axis=1))
+    if frame_wh is not None:
+        out = np.stack([clip_box(b, frame_wh[0], frame_wh[1], min_size=4) for b in out])
+    return out

@@ -1,0 +1,46 @@
+"""The tracker protocol every twintrack tracker (and baseline) follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from twintrack.errors import UserError
+from twintrack.geometry import box_is_valid, to_rgb_uint8
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """One frame's answer: a 0-based ``x, y, w, h`` box inside the frame and a confidence score."""
+
+    box: np.ndarray
+    score: float
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    name: str
+
+    def init(self, frame: np.ndarray, box) -> None:
+        """Start tracking ``box`` (0-based x, y, w, h) in ``frame`` (HxWx3 RGB uint8)."""
+
+    def update(self, frame: np.ndarray) -> TrackResult:
+        """Locate the target in the next frame."""
+
+
+def check_frame(frame) -> np.ndarray:
+    """Frames as HxWx3 RGB uint8; grayscale and RGBA are converted, anything else is one clear error."""
+    try:
+        return to_rgb_uint8(frame)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+
+
+def check_init_box(box, frame: np.ndarray) -> np.ndarray:
+    height, width = frame.shape[:2]
+    problem = box_is_valid(box, width, height)
+    if problem:
+        raise UserError(problem)
+    return np.asarray(box, dtype=np.float64).reshape(4)

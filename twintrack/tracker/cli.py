@@ -1,0 +1,174 @@
+"""`twintrack track SOURCE` and `twintrack demo`: sources -> tracker -> sinks. Windows live here only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from twintrack.api import TRACKERS, create_tracker
+from twintrack.errors import UserError
+from twintrack.geometry import iou
+from twintrack.tracker.sources import VideoSink, draw_box, open_source, write_boxes
+
+
+def add_parsers(subparsers) -> None:
+    track = subparsers.add_parser("track", help="track one object in a video, image folder or webcam",
+                                  description="Track one object. Boxes are 0-based x,y,w,h pixels.")
+    track.add_argument("source", help="video file, image folder, or webcam index (e.g. 0)")
+    where = track.add_mutually_exclusive_group()
+    where.add_argument("--box", help="initial box x,y,w,h in the first frame (0-based pixels)")
+    where.add_argument("--select", action="store_true", help="draw the initial box with the mouse (needs a display)")
+    add_common(track)
+    track.add_argument("--show", action="store_true", help="show a live window (needs a display)")
+    track.add_argument("--max-frames", type=int, help="stop after this many frames")
+    track.set_defaults(func=run_track)
+
+    demo = subparsers.add_parser("demo", help="track the embedded demo clip with the shipped weights")
+    add_common(demo, default_output="twintrack_demo.mp4")
+    demo.set_defaults(func=run_demo)
+
+
+def add_common(parser, default_output=None) -> None:
+    parser.add_argument("--output", default=default_output, metavar="VIDEO",
+                        help="write an annotated video (.mp4/.avi); runs headless")
+    parser.add_argument("--boxes", metavar="TXT", help="write one x,y,w,h line per frame, first frame included")
+    parser.add_argument("--tracker", default="siamfc", help=f"tracker name ({', '.join(TRACKERS)})")
+    parser.add_argument("--weights", metavar="FILE", help="weights .safetensors (default: shipped weights)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="tracker config overrides")
+
+
+def parse_box(text: str) -> np.ndarray:
+    parts = [p for p in text.replace(" ", ",").split(",") if p]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise UserError(f'--box needs four numbers x,y,w,h (got "{text}")') from None
+    if len(values) != 4 or not all(np.isfinite(values)):
+        raise UserError(f'--box needs four numbers x,y,w,h (got "{text}")')
+    if values[2] <= 0 or values[3] <= 0:
+        raise UserError(f'--box needs a positive width and height (got "{text}")')
+    return np.array(values)
+
+
+def has_display() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def select_box(frame_rgb: np.ndarray) -> np.ndarray:
+    if not has_display():
+        raise UserError("--select needs a display (none found); pass --box x,y,w,h instead")
+    x, y, w, h = cv2.selectROI("twintrack: draw the target, then ENTER", cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
+    cv2.destroyAllWindows()
+    if w <= 0 or h <= 0:
+        raise UserError("--select: no box was drawn")
+    return np.array([x, y, w, h], dtype=np.float64)
+
+
+def overrides_dict(items) -> dict:
+    from twintrack.configs import parse_overrides
+
+    return parse_overrides(items)
+
+
+def track_source(source, init_box, tracker, output=None, boxes_path=None, show=False, max_frames=None,
+                 reference_boxes=None):
+    """Run a tracker over a source, feeding the sinks. Returns (boxes, seconds spent in update())."""
+    if show and not has_display():
+        raise UserError("--show needs a display (none found); use --output to write a video instead")
+    sink = None
+    boxes, update_seconds = [], 0.0
+    total = source.count if max_frames is None else min(source.count or max_frames, max_frames)
+    bar = tqdm(total=total, unit="frame", desc="tracking", dynamic_ncols=True, file=sys.stderr)
+    try:
+        for index, frame in enumerate(source):
+            if max_frames is not None and index >= max_frames:
+                break
+            if index == 0:
+                tracker.init(frame, init_box)
+                box, score = np.asarray(init_box, dtype=np.float64), None
+                if output:
+                    sink = VideoSink(output, source.fps, (frame.shape[1], frame.shape[0]))
+            else:
+                start = time.perf_counter()
+                result = tracker.update(frame)
+                update_seconds += time.perf_counter() - start
+                box, score = result.box, result.score
+            boxes.append(box)
+            if sink is not None or show:
+                drawn = draw_box(frame, box, score)
+                if reference_boxes is not None and index < len(reference_boxes):
+                    drawn = draw_box(drawn, reference_boxes[index], None, color=(255, 255, 0))
+                if sink is not None:
+                    sink.write(drawn)
+                if show:
+                    cv2.imshow("twintrack", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                        break
+            bar.update(1)
+    finally:
+        bar.close()
+        if sink is not None:
+            sink.close()
+        if show:
+            cv2.destroyAllWindows()
+    if boxes_path:
+        write_boxes(boxes_path, boxes)
+    return boxes, update_seconds
+
+
+def closing_line(frame_count: int, update_seconds: float, output=None, boxes_path=None) -> str:
+    fps = (frame_count - 1) / update_seconds if update_seconds > 0 and frame_count > 1 else 0.0
+    parts = [f"twintrack: tracked {frame_count} frames at {fps:.1f} fps"]
+    if output:
+        parts.append(f"video written to {output}")
+    if boxes_path:
+        parts.append(f"boxes written to {boxes_path}")
+    return "; ".join(parts)
+
+
+def run_track(args: argparse.Namespace) -> int:
+    if args.box is None and not args.select:
+        raise UserError("give the initial box with --box x,y,w,h (0-based pixels) or draw it with --select")
+    init_box = parse_box(args.box) if args.box is not None else None
+    if args.boxes and not Path(args.boxes).resolve().parent.exists():
+        raise UserError(f"--boxes: folder '{Path(args.boxes).parent}' does not exist")
+    if args.select and not has_display():
+        raise UserError("--select needs a display (none found); pass --box x,y,w,h instead")
+    source = open_source(args.source)
+    tracker = create_tracker(args.tracker, weights=args.weights, device=args.device,
+                             **overrides_dict(args.overrides))
+    if init_box is None:
+        init_box = select_box(source.first_frame())
+    boxes, seconds = track_source(source, init_box, tracker, args.output, args.boxes, args.show, args.max_frames)
+    print(closing_line(len(boxes), seconds, args.output, args.boxes))
+    return 0
+
+
+def demo_clip() -> tuple[str, dict]:
+    folder = resources.files("twintrack.tracker").joinpath("demo")
+    meta = json.loads(folder.joinpath("demo_clip.json").read_text())
+    return str(folder.joinpath("demo_clip.mp4")), meta
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    clip, meta = demo_clip()
+    source = open_source(clip)
+    tracker = create_tracker(args.tracker, weights=args.weights, device=args.device,
+                             **overrides_dict(args.overrides))
+    reference = np.array(meta["boxes"])
+    boxes, seconds = track_source(source, meta["init_box"], tracker, args.output, args.boxes,
+                                  reference_boxes=reference)
+    mean_iou = float(iou(np.array(boxes), reference[: len(boxes)]).mean())
+    print(f"twintrack: demo clip {clip} ({meta['source']}); mean IoU with its ground truth {mean_iou:.3f}")
+    print(closing_line(len(boxes), seconds, args.output, args.boxes))
+    return 0

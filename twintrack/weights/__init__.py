@@ -1,0 +1,79 @@
+"""Shipped weights and their registry (file name + sha256), loaded with safetensors (no pickle)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from twintrack.errors import UserError
+
+
+def registry() -> dict:
+    return json.loads(resources.files(__name__).joinpath("registry.json").read_text())
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def default_weights(tracker: str) -> Path:
+    """The shipped weights file for a tracker, checked against the registry's sha256."""
+    entry = registry().get(tracker)
+    if entry is None:
+        raise UserError(f"no shipped weights for tracker '{tracker}'; pass weights=PATH")
+    path = Path(str(resources.files(__name__).joinpath(entry["file"])))
+    if not path.exists():
+        raise UserError(f"shipped weights {path} are missing; reinstall twintrack")
+    if sha256_of(path) != entry["sha256"]:
+        raise UserError(f"shipped weights {path} do not match their sha256 in the registry; reinstall twintrack")
+    return path
+
+
+def save_weights(model: torch.nn.Module, path: str | Path, arch: str, extra: dict | None = None) -> Path:
+    """Write a state dict as safetensors, atomically, with the architecture name in its metadata."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata = {"arch": arch, **{k: str(v) for k, v in (extra or {}).items()}}
+    save_file(state, str(tmp), metadata=metadata)
+    tmp.replace(path)
+    return path
+
+
+def load_weights(model: torch.nn.Module, path: str | Path, arch: str, strict: bool = True) -> None:
+    """Load safetensors weights into ``model``; every failure is one clear UserError."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"weights file '{path}' does not exist")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise UserError(f"weights file '{path}' is not a readable safetensors file ({err}); re-export or retrain it")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        file_arch = (handle.metadata() or {}).get("arch")
+    if file_arch is not None and file_arch != arch:
+        raise UserError(f"weights file '{path}' holds a '{file_arch}' network, not '{arch}'; pass matching weights")
+    expected = model.state_dict()
+    if strict:
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        bad_shapes = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+        if missing or unexpected or bad_shapes:
+            detail = (missing or unexpected or bad_shapes)[:3]
+            raise UserError(
+                f"weights file '{path}' does not fit the {arch} architecture (mismatched: {', '.join(detail)})"
+            )
+    model.load_state_dict(state, strict=strict)
