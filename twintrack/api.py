@@ -9,7 +9,7 @@ from twintrack.device import resolve_device
 from twintrack.errors import UserError
 from twintrack.weights import default_weights, load_weights
 
-TRACKERS = ("siamfc",)
+TRACKERS = ("siamfc", "mdnet")
 
 
 def create_tracker(name: str, weights=None, device="auto", seed=None, **overrides):
@@ -32,4 +32,12 @@ def create_tracker(name: str, weights=None, device="auto", seed=None, **override
         net = SiamFCNet()
         load_weights(net, weights if weights is not None else default_weights("siamfc"), arch="siamfc_vggm")
         return SiamFCTracker(net, config, torch_device)
+    if name == "mdnet":
+        from twintrack.models.mdnet import MDNet
+        from twintrack.tracker.mdnet import MDNetTracker
+
+        config = load_config("mdnet", overrides)
+        net = MDNet(num_branches=1, dropout=config.dropout)
+        load_weights(net, weights if weights is not None else default_weights("mdnet"), arch="mdnet_vggm")
+        return MDNetTracker(net, config, torch_device, seed=seed)
     raise AssertionError(name)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+# FFmpeg (inside OpenCV) prints its own complaints about unreadable files straight to stderr; our error line says
+# what is wrong, so keep its log quiet. Set before cv2 is imported anywhere.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 from twintrack.errors import UserError
 

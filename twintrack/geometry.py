@@ -80,6 +80,16 @@ def clip_box(box, frame_w: float, frame_h: float, min_size: float = 1.0) -> np.n
     return np.array([x, y, w, h])
 
 
+def clip_boxes(boxes, frame_w: float, frame_h: float, min_size: float = 1.0) -> np.ndarray:
+    """``clip_box`` for an (N, 4) array at once."""
+    b = as_boxes(boxes).copy()
+    b[:, 2] = np.clip(b[:, 2], min(min_size, frame_w), frame_w)
+    b[:, 3] = np.clip(b[:, 3], min(min_size, frame_h), frame_h)
+    b[:, 0] = np.clip(b[:, 0], 0.0, frame_w - b[:, 2])
+    b[:, 1] = np.clip(b[:, 1], 0.0, frame_h - b[:, 3])
+    return b
+
+
 def box_is_valid(box, frame_w: float, frame_h: float) -> str | None:
     """Why a user's initial box is unusable, or None when it is fine."""
     b = np.asarray(box, dtype=np.float64).reshape(-1)
@@ -122,7 +132,10 @@ def crop_and_resize(
     matrix = np.array([[scale_x, 0.0, tx], [0.0, scale_y, ty]], dtype=np.float64)
     if border_value is None:
         border_value = image.reshape(-1, image.shape[-1] if image.ndim == 3 else 1).mean(axis=0)
-    border = tuple(float(v) for v in np.atleast_1d(border_value))
+    border = np.atleast_1d(np.asarray(border_value, dtype=np.float64))
+    if border.size == 1:  # one number pads every channel (OpenCV would fill the other channels with 0)
+        border = np.repeat(border, 4)
+    border = tuple(float(v) for v in border)
     return cv2.warpAffine(
         image,
         matrix,
@@ -183,5 +196,50 @@ def jitter_boxes(
     sizes = np.array([w, h]) * factors
     out = cxcywh_to_xywh(np.concatenate([np.array([cx, cy]) + offsets, sizes], axis=1))
     if frame_wh is not None:
-        out = np.stack([clip_box(b, frame_wh[0], frame_wh[1], min_size=4) for b in out])
+        out = clip_boxes(out, frame_wh[0], frame_wh[1], min_size=4)
+    return out
+
+
+def uniform_boxes(
+    rng: np.random.Generator, box, count: int, translate: float, scale: float, frame_wh=None
+) -> np.ndarray:
+    """``count`` boxes with centres moved uniformly within +-translate * mean side, size by 1.05 ** U(-scale, scale)."""
+    cx, cy, w, h = xywh_to_cxcywh(np.asarray(box, dtype=np.float64).reshape(4))
+    mean_side = (w + h) / 2
+    offsets = rng.uniform(-1, 1, (count, 2)) * translate * mean_side
+    factors = 1.05 ** rng.uniform(-scale, scale, (count, 1))
+    out = cxcywh_to_xywh(np.concatenate([np.array([cx, cy]) + offsets, np.array([w, h]) * factors], axis=1))
+    if frame_wh is not None:
+        out = clip_boxes(out, frame_wh[0], frame_wh[1], min_size=4)
+    return out
+
+
+def sample_by_iou(
+    rng: np.random.Generator,
+    generator,
+    box,
+    count: int,
+    iou_range: tuple[float, float],
+    max_rounds: int = 20,
+    **kwargs,
+) -> np.ndarray:
+    """Draw boxes from ``generator(rng, box, n, **kwargs)`` until ``count`` have IoU with ``box`` in ``iou_range``.
+
+    MDNet's positives (IoU >= 0.7) and negatives (IoU <= 0.5 or 0.3). Returns fewer boxes only if the generator
+    rarely hits the range (e.g. a tiny box at an image corner).
+    """
+    lo, hi = iou_range
+    kept: list[np.ndarray] = []
+    total = 0
+    for _ in range(max_rounds):
+        candidates = generator(rng, box, max(count * 2, 16), **kwargs)
+        overlaps = iou(candidates, np.asarray(box, dtype=np.float64).reshape(1, 4))
+        good = candidates[(overlaps >= lo) & (overlaps <= hi)]
+        kept.append(good)
+        total += len(good)
+        if total >= count:
+            break
+    out = np.concatenate(kept) if kept else np.zeros((0, 4))
+    if len(out) > count:
+        out = out[rng.choice(len(out), count, replace=False)]
     return out

@@ -37,6 +37,7 @@ class SiamFCConfig:
     # Inference speed-ups: fold BatchNorm into conv weights, channels_last memory layout.
     fold_bn: bool = True
     channels_last: bool = True
+    bf16: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,90 @@ class SiamFCTrainConfig:
     log_every: int = 10
 
 
+@dataclass(frozen=True)
+class MDNetConfig:
+    """MDNet online tracking; values from py-MDNet's options (tracking/options.yaml) unless noted."""
+
+    feature_path: str = "roi"  # roi: one conv pass + RoIAlign (RT-MDNet); crop: a 107x107 crop per box (MDNet)
+    region_size: int = 255  # search-region side (pixels) for the single conv pass
+    target_pixels: float = 64.0  # the target's mean side in the search region (sets the region's scale)
+    crop_size: int = 107  # per-crop path input size
+    crop_padding: float = 16.0  # per-crop path context, in pixels of the 107 crop (py-MDNet's padding)
+    # First-frame fine-tuning.
+    n_pos_init: int = 500
+    n_neg_init: int = 5000
+    pos_iou_init_min: float = 0.7
+    neg_iou_init_max: float = 0.5
+    maxiter_init: int = 50
+    lr_init: float = 0.0005
+    # Online updates.
+    n_pos_update: int = 50
+    n_neg_update: int = 200
+    pos_iou_update_min: float = 0.7
+    neg_iou_update_max: float = 0.3
+    maxiter_update: int = 15
+    lr_update: float = 0.001
+    long_interval: int = 10
+    n_frames_long: int = 100
+    n_frames_short: int = 20
+    # Mini-batches and hard negative mining.
+    batch_pos: int = 32
+    batch_neg: int = 96
+    batch_neg_cand: int = 1024
+    fc6_lr_mult: float = 10.0
+    online_fc4: bool = False  # py-MDNet also tunes fc4 online; fixing it lets us cache its outputs (9x cheaper)
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    # Candidates.
+    n_samples: int = 256
+    trans: float = 0.6
+    scale: float = 1.0
+    trans_limit: float = 1.5
+    trans_neg_init: float = 1.0
+    trans_neg: float = 2.0
+    scale_neg: float = 5.0
+    top_k: int = 5
+    # Bounding-box regression.
+    use_bbreg: bool = True
+    n_bbreg: int = 1000
+    bbreg_iou_min: float = 0.6
+    bbreg_lambda: float = 1000.0
+    dropout: float = 0.5
+    bf16: bool = False
+
+
+@dataclass(frozen=True)
+class MDNetTrainConfig:
+    """Multi-domain training: one fc6 branch per sequence; py-MDNet's sampling (8 frames, 32 pos / 96 neg)."""
+
+    region_size: int = 255
+    target_pixels: float = 64.0
+    frames_per_iter: int = 8
+    batch_pos: int = 32
+    batch_neg: int = 96
+    pos_iou_min: float = 0.7
+    neg_iou_max: float = 0.5
+    region_jitter: float = 0.3  # region centre moved by up to this fraction of the target side (tracking drift)
+    iterations: int = 1500
+    optimizer: str = "momentum"
+    lr: float = 0.001
+    conv_lr_mult: float = 0.0  # 0 freezes the SiamFC-trained conv layers (the transfer-learning choice)
+    fc6_lr_mult: float = 10.0
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    dropout: float = 0.5
+    init: str = "kaiming"
+    autocast_bf16: bool = True
+    seed: int = 0
+    checkpoint_every: int = 250
+    log_every: int = 20
+
+
 PRESETS = {
     "siamfc": (SiamFCConfig, "siamfc.yaml"),
     "train_siamfc": (SiamFCTrainConfig, "train_siamfc.yaml"),
+    "mdnet": (MDNetConfig, "mdnet.yaml"),
+    "train_mdnet": (MDNetTrainConfig, "train_mdnet.yaml"),
 }
 
 
@@ -125,17 +207,26 @@ def parse_overrides(overrides) -> dict:
         if "=" not in item:
             raise UserError(f"override '{item}' must look like key=value")
         key, raw = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(raw)
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise UserError(f"override '{item}': the value is not valid YAML (quote strings, close brackets)") from None
     return out
 
 
 def load_yaml(path_or_name: str | Path) -> dict:
     path = Path(path_or_name)
-    if path.suffix in (".yaml", ".yml") and path.exists():
+    packaged = resources.files(__name__).joinpath(str(path_or_name))
+    if path.exists():
         text = path.read_text()
+    elif packaged.is_file():
+        text = packaged.read_text()
     else:
-        text = resources.files(__name__).joinpath(str(path_or_name)).read_text()
-    data = yaml.safe_load(text) or {}
+        raise UserError(f"config file '{path_or_name}' does not exist")
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise UserError(f"config file '{path_or_name}' is not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path_or_name} must hold a mapping of key: value")
     return data
@@ -160,6 +251,8 @@ def replace(config, **changes):
 __all__ = [
     "SiamFCConfig",
     "SiamFCTrainConfig",
+    "MDNetConfig",
+    "MDNetTrainConfig",
     "load_config",
     "build_config",
     "parse_overrides",

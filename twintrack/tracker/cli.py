@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -85,19 +86,22 @@ def track_source(source, init_box, tracker, output=None, boxes_path=None, show=F
     """Run a tracker over a source, feeding the sinks. Returns (boxes, seconds spent in update())."""
     if show and not has_display():
         raise UserError("--show needs a display (none found); use --output to write a video instead")
-    sink = None
+    frames = iter(source)
+    first = next(frames, None)
+    if first is None:
+        raise UserError(f"{source.name}: holds no frames")
+    # Everything that can refuse the input runs before the progress bar, so an error stays one line.
+    tracker.init(first, init_box)
+    sink = VideoSink(output, source.fps, (first.shape[1], first.shape[0])) if output else None
     boxes, update_seconds = [], 0.0
     total = source.count if max_frames is None else min(source.count or max_frames, max_frames)
     bar = tqdm(total=total, unit="frame", desc="tracking", dynamic_ncols=True, file=sys.stderr)
     try:
-        for index, frame in enumerate(source):
+        for index, frame in enumerate(itertools.chain([first], frames)):
             if max_frames is not None and index >= max_frames:
                 break
             if index == 0:
-                tracker.init(frame, init_box)
                 box, score = np.asarray(init_box, dtype=np.float64), None
-                if output:
-                    sink = VideoSink(output, source.fps, (frame.shape[1], frame.shape[0]))
             else:
                 start = time.perf_counter()
                 result = tracker.update(frame)

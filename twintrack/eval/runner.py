@@ -1,0 +1,41 @@
+"""Run a tracker over evaluation sequences with the OTB one-pass protocol (init on frame 1 ground truth)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from twintrack.eval.metrics import SequenceScore, score_sequence
+from twintrack.eval.sequences import EvalSequence
+from twintrack.tracker.sources import read_image
+
+
+@dataclass(frozen=True)
+class SequenceRun:
+    sequence: str
+    boxes: np.ndarray
+    update_seconds: float  # time spent in update() only (no image decoding), for fps
+    frames: int
+    score: SequenceScore
+
+    @property
+    def fps(self) -> float:
+        return (self.frames - 1) / self.update_seconds if self.update_seconds > 0 else 0.0
+
+
+def run_sequence(tracker, sequence: EvalSequence) -> SequenceRun:
+    boxes = [sequence.ground_truth[0].copy()]
+    seconds = 0.0
+    for index, path in enumerate(sequence.frames):
+        frame = read_image(path)
+        if index == 0:
+            tracker.init(frame, sequence.ground_truth[0])
+            continue
+        start = time.perf_counter()
+        result = tracker.update(frame)
+        seconds += time.perf_counter() - start
+        boxes.append(np.asarray(result.box, dtype=np.float64))
+    boxes = np.array(boxes)
+    return SequenceRun(sequence.name, boxes, seconds, len(boxes), score_sequence(boxes, sequence.ground_truth))

@@ -1,0 +1,264 @@
+"""MDNet online tracking: fc layers fine-tuned from the first frame, candidates scored per frame.
+
+Per frame: 256 Gaussian candidates around the last box are scored by the fc layers on features from one conv
+pass over a search region (RoIAlign, RT-MDNet) or from one 107x107 crop per candidate (classic MDNet). The mean
+of the top 5 is the new box, refined by the first-frame box regressor. A best score below 0 is a failure: the
+search widens and a short-term update runs; otherwise a long-term update runs every 10 frames. Sample memories are
+bounded deques of pooled features, so memory stays constant on long videos.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from twintrack.configs import MDNetConfig
+from twintrack.geometry import (
+    clip_box,
+    crop_and_resize,
+    jitter_boxes,
+    sample_by_iou,
+    uniform_boxes,
+    xywh_to_cxcywh,
+)
+from twintrack.models.backbone import fold_batchnorm
+from twintrack.models.mdnet import MDNet
+from twintrack.tracker.base import TrackResult, check_frame, check_init_box
+from twintrack.tracker.bbreg import BoxRegressor
+
+
+class FeatureExtractor:
+    """Pooled fc4-input features for many boxes of one frame, by either path."""
+
+    def __init__(self, net: MDNet, config: MDNetConfig, device: torch.device) -> None:
+        self.net, self.config, self.device = net, config, device
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16)
+
+    def region(self, frame: np.ndarray, around_box, avg_color) -> "RegionFeatures":
+        """One conv pass over a square region centred on ``around_box``, scaled so its mean side is target_pixels."""
+        cfg = self.config
+        cx, cy, w, h = xywh_to_cxcywh(np.asarray(around_box, dtype=np.float64))
+        scale = cfg.target_pixels / np.sqrt(w * h)  # region pixels per frame pixel
+        side = cfg.region_size / scale
+        crop = crop_and_resize(frame, (cx, cy), side, cfg.region_size, avg_color)
+        tensor = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float()
+        # no_grad, not inference_mode: pooled features become training inputs of the online updates.
+        with torch.no_grad(), self._autocast():
+            feature_map = self.net.features(tensor).float()
+        origin = np.array([cx - side / 2, cy - side / 2])
+        return RegionFeatures(self, frame, feature_map, origin, scale, avg_color)
+
+
+class RegionFeatures:
+    def __init__(self, extractor, frame, feature_map, origin, scale, avg_color) -> None:
+        self.extractor, self.frame, self.feature_map = extractor, frame, feature_map
+        self.origin, self.scale, self.avg_color = origin, scale, avg_color
+
+    def pool(self, boxes: np.ndarray) -> torch.Tensor:
+        if self.extractor.config.feature_path == "crop":
+            return self._crop_pool(boxes)
+        x1y1 = (boxes[:, :2] - self.origin) * self.scale
+        x2y2 = x1y1 + boxes[:, 2:] * self.scale
+        rois = np.concatenate([np.zeros((len(boxes), 1)), x1y1, x2y2], axis=1)
+        rois_t = torch.from_numpy(rois).float().to(self.extractor.device)
+        with torch.no_grad():
+            return self.extractor.net.pool(self.feature_map, rois_t)
+
+    def _crop_pool(self, boxes: np.ndarray, chunk: int = 128) -> torch.Tensor:
+        cfg = self.extractor.config
+        # py-MDNet's crop: the box plus `crop_padding` pixels of context on each side of the 107 crop.
+        context = cfg.crop_size / (cfg.crop_size - 2 * cfg.crop_padding)
+        out = []
+        for start in range(0, len(boxes), chunk):
+            crops = [
+                crop_and_resize(self.frame, b[:2] + b[2:] / 2, (b[2] * context, b[3] * context), cfg.crop_size,
+                                self.avg_color)
+                for b in boxes[start : start + chunk]
+            ]
+            tensor = torch.from_numpy(np.stack(crops)).to(self.extractor.device).permute(0, 3, 1, 2).float()
+            with torch.no_grad(), self.extractor._autocast():
+                out.append(self.extractor.net.crop_pool(tensor).float())
+        return torch.cat(out)
+
+
+class MDNetTracker:
+    name = "mdnet"
+
+    def __init__(self, net: MDNet, config: MDNetConfig, device: torch.device, seed: int | None = None) -> None:
+        self.config = config
+        self.device = device
+        self.seed = seed
+        fold_batchnorm(net.backbone.eval())  # conv layers stay fixed online: fold BN once
+        self.net = net.to(device)
+        self.extractor = FeatureExtractor(self.net, config, device)
+        self.initialised = False
+
+    # ---------------------------------------------------------------------------------------------------- api
+    def init(self, frame, box) -> None:
+        frame = check_frame(frame)
+        box = check_init_box(box, frame)
+        cfg = self.config
+        seed = self.seed if self.seed is not None else 0
+        self.rng = np.random.default_rng(seed)
+        self.torch_gen = torch.Generator(device="cpu").manual_seed(seed)
+        self.frame_wh = (frame.shape[1], frame.shape[0])
+        self.avg_color = frame.reshape(-1, 3).mean(axis=0)
+        self.target = box.copy()
+        self.trans = cfg.trans
+        self.frame_index = 0
+        self._reset_head()
+
+        region = self.extractor.region(frame, box, self.avg_color)
+        pos_boxes = sample_by_iou(self.rng, jitter_boxes, box, cfg.n_pos_init, (cfg.pos_iou_init_min, 1.0),
+                                  translate=0.1, scale=1.0, frame_wh=self.frame_wh)
+        neg_boxes = np.concatenate([
+            sample_by_iou(self.rng, uniform_boxes, box, cfg.n_neg_init // 2, (0.0, cfg.neg_iou_init_max),
+                          translate=cfg.trans_neg_init, scale=cfg.scale_neg, frame_wh=self.frame_wh),
+            sample_by_iou(self.rng, uniform_boxes, box, cfg.n_neg_init - cfg.n_neg_init // 2,
+                          (0.0, cfg.neg_iou_init_max), translate=2 * cfg.trans_neg_init, scale=cfg.scale_neg,
+                          frame_wh=self.frame_wh),
+        ])
+        pos_feat, neg_feat = self._inputs(region.pool(pos_boxes)), self._inputs(region.pool(neg_boxes))
+        self.init_losses = self._train(pos_feat, neg_feat, cfg.maxiter_init, self.init_optimizer)
+
+        self.regressor = None
+        if cfg.use_bbreg:
+            reg_boxes = sample_by_iou(self.rng, uniform_boxes, box, cfg.n_bbreg, (cfg.bbreg_iou_min, 1.0),
+                                      translate=0.3, scale=3.0, frame_wh=self.frame_wh)
+            if len(reg_boxes) >= 10:
+                self.regressor = BoxRegressor(cfg.bbreg_lambda).fit(region.pool(reg_boxes).numpy(), reg_boxes, box)
+
+        # Bounded memories: positives of the last n_frames_long frames, negatives of the last n_frames_short.
+        self.pos_memory = deque([pos_feat[: cfg.n_pos_update]], maxlen=cfg.n_frames_long)
+        self.neg_memory = deque([neg_feat[: cfg.n_neg_update]], maxlen=cfg.n_frames_short)
+        self.initialised = True
+
+    def update(self, frame) -> TrackResult:
+        if not self.initialised:
+            raise RuntimeError("call init(frame, box) before update(frame)")
+        frame = check_frame(frame)
+        cfg = self.config
+        self.frame_index += 1
+        candidates = jitter_boxes(self.rng, self.target, cfg.n_samples, self.trans, cfg.scale, self.frame_wh)
+        region = self.extractor.region(frame, self.target, self.avg_color)
+        cand_pooled = region.pool(candidates)
+        scores = self._scores(self._inputs(cand_pooled))
+        top = np.argsort(-scores)[: cfg.top_k]
+        target_score = float(scores[top].mean())
+        success = target_score > 0
+        new_target = candidates[top].mean(axis=0)
+
+        if success:
+            self.trans = cfg.trans
+            if self.regressor is not None:
+                refined = self.regressor.predict(cand_pooled[top].numpy(), candidates[top]).mean(axis=0)
+                new_target = refined
+        else:
+            self.trans = min(self.trans * 1.1, cfg.trans_limit)
+        self.target = clip_box(new_target, *self.frame_wh, min_size=4)
+
+        if success:  # collect samples around the new box from the same feature map
+            pos_boxes = sample_by_iou(self.rng, jitter_boxes, self.target, cfg.n_pos_update,
+                                      (cfg.pos_iou_update_min, 1.0), translate=0.1, scale=1.0,
+                                      frame_wh=self.frame_wh)
+            neg_boxes = sample_by_iou(self.rng, uniform_boxes, self.target, cfg.n_neg_update,
+                                      (0.0, cfg.neg_iou_update_max), translate=cfg.trans_neg,
+                                      scale=cfg.scale_neg, frame_wh=self.frame_wh)
+            if len(pos_boxes) and len(neg_boxes):
+                self.pos_memory.append(self._inputs(region.pool(pos_boxes)))
+                self.neg_memory.append(self._inputs(region.pool(neg_boxes)))
+
+        if not success:  # short-term update: the recent frames only
+            short = list(self.pos_memory)[-cfg.n_frames_short :]
+            self._train(torch.cat(short), torch.cat(list(self.neg_memory)), cfg.maxiter_update,
+                        self.update_optimizer)
+        elif self.frame_index % cfg.long_interval == 0:  # long-term update: all remembered positives
+            self._train(torch.cat(list(self.pos_memory)), torch.cat(list(self.neg_memory)), cfg.maxiter_update,
+                        self.update_optimizer)
+
+        return TrackResult(box=self.target.copy(), score=float(1 / (1 + np.exp(-target_score))))
+
+    # --------------------------------------------------------------------------------------------- internals
+    def _reset_head(self) -> None:
+        """A new fc6 branch for this video; fc4/fc5 restart from the trained weights (kept in _head_state)."""
+        cfg = self.config
+        head = self.net.head
+        if not hasattr(self, "_head_state"):
+            self._head_state = {k: v.clone() for k, v in head.state_dict().items()}
+        head.load_state_dict(self._head_state)
+        branch = head.branches[0]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed if self.seed is not None else 0)
+            torch.nn.init.normal_(branch.weight, std=0.01)
+            torch.nn.init.zeros_(branch.bias)
+
+        def optimizer(lr):
+            shared = list(head.fc5.parameters()) + (list(head.fc4.parameters()) if cfg.online_fc4 else [])
+            groups = [
+                {"params": shared, "lr": lr},
+                {"params": branch.parameters(), "lr": lr * cfg.fc6_lr_mult},
+            ]
+            return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+        self.init_optimizer = optimizer(cfg.lr_init)
+        self.update_optimizer = optimizer(cfg.lr_update)
+
+    @property
+    def _in_layer(self) -> str:
+        return "fc4" if self.config.online_fc4 else "fc5"
+
+    def _inputs(self, pooled: torch.Tensor) -> torch.Tensor:
+        """What online training and scoring start from: pooled features, or (fc4 fixed online) fc4's outputs,
+        computed once per sample instead of once per iteration: 9x less work per step and per remembered sample.
+        """
+        if self.config.online_fc4:
+            return pooled
+        self.net.head.eval()
+        with torch.no_grad():
+            return self.net.head.fc4(pooled.to(self.device))
+
+    def _scores(self, inputs: torch.Tensor) -> np.ndarray:
+        self.net.head.eval()
+        with torch.inference_mode():
+            logits = self.net.classify(inputs.to(self.device), in_layer=self._in_layer)
+        return (logits[:, 1] - logits[:, 0]).float().cpu().numpy()
+
+    def _train(self, pos_feat: torch.Tensor, neg_feat: torch.Tensor, iterations: int, optimizer) -> list[float]:
+        """Fine-tune fc4-fc6: 32 positives and the 96 hardest of 1024 negatives per step (hard negative mining)."""
+        cfg = self.config
+        head = self.net.head
+        pos_order = self._cycle(len(pos_feat), cfg.batch_pos * iterations)
+        neg_order = self._cycle(len(neg_feat), cfg.batch_neg_cand * iterations)
+        losses = []
+        for it in range(iterations):
+            pos = pos_feat[pos_order[it * cfg.batch_pos : (it + 1) * cfg.batch_pos]]
+            neg_cand = neg_feat[neg_order[it * cfg.batch_neg_cand : (it + 1) * cfg.batch_neg_cand]]
+            hard = np.argsort(-self._scores(neg_cand))[: cfg.batch_neg]
+            neg = neg_cand[torch.from_numpy(hard.copy())]
+            head.train()
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(self.rng.integers(2**31)))  # dropout masks from our own seed
+                pos_logits = self.net.classify(pos.to(self.device), in_layer=self._in_layer)
+                neg_logits = self.net.classify(neg.to(self.device), in_layer=self._in_layer)
+            # py-MDNet's loss: cross-entropy of positives as target and of negatives as background, summed.
+            loss = (F.cross_entropy(pos_logits, torch.ones(len(pos), dtype=torch.long, device=self.device),
+                                    reduction="sum")
+                    + F.cross_entropy(neg_logits, torch.zeros(len(neg), dtype=torch.long, device=self.device),
+                                      reduction="sum")) / (len(pos) + len(neg))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(head.parameters(), 10.0)
+            optimizer.step()
+            losses.append(float(loss.detach()))
+        head.eval()
+        return losses
+
+    def _cycle(self, n: int, total: int) -> np.ndarray:
+        """Indices that walk through shuffled permutations of range(n) until ``total`` are drawn."""
+        reps = int(np.ceil(total / max(n, 1)))
+        return np.concatenate([self.rng.permutation(n) for _ in range(reps)])[:total]

@@ -1,0 +1,203 @@
+"""MDNet multi-domain training: shared fc4/fc5, one fc6 branch per training sequence (domain).
+
+Each iteration takes 8 frames of one domain, one conv pass per frame over a search region around the target
+(jittered, as tracking drift would place it), and RoIAlign-pooled features of 32 positives (IoU >= 0.7) and 96
+negatives (IoU <= 0.5) in all. The conv layers start from the SiamFC-trained backbone and are frozen by default
+(``conv_lr_mult: 0``) or fine-tuned at a lower learning rate.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+from tqdm import tqdm
+
+from twintrack.configs import MDNetTrainConfig, config_to_dict
+from twintrack.errors import UserError
+from twintrack.geometry import crop_and_resize, jitter_boxes, sample_by_iou, uniform_boxes, xywh_to_cxcywh
+from twintrack.models import SiamFCNet, init_weights
+from twintrack.models.mdnet import MDNet
+from twintrack.train.datasets import Sequence
+from twintrack.train.optim import build_optimizer
+from twintrack.train.pairs import read_rgb
+from twintrack.train.siamfc_trainer import load_checkpoint, save_checkpoint
+from twintrack.weights import load_weights, save_weights
+
+CHECKPOINT = "checkpoint.pt"
+WEIGHTS = "mdnet_vggm.safetensors"
+
+
+def group_domains(sequences: list[Sequence]) -> list[list[Sequence]]:
+    """One domain per video; the boxes of one still-image set (``set/index`` names) form one domain together."""
+    videos = [[s] for s in sequences if not s.still]
+    stills: dict[str, list[Sequence]] = defaultdict(list)
+    for s in sequences:
+        if s.still:
+            stills[s.name.split("/")[0]].append(s)
+    return videos + list(stills.values())
+
+
+class MDNetTrainer:
+    def __init__(self, config: MDNetTrainConfig, sequences: list[Sequence], run_dir, device,
+                 backbone_weights=None) -> None:
+        self.config = config
+        self.device = device
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.domains = group_domains(sequences)
+        if not self.domains:
+            raise UserError("no training sequences for MDNet")
+        torch.manual_seed(config.seed)
+        self.model = MDNet(num_branches=len(self.domains), dropout=config.dropout)
+        init_weights(self.model.head, config.init)
+        if backbone_weights is not None:
+            siamfc = SiamFCNet()
+            load_weights(siamfc, backbone_weights, arch="siamfc_vggm")
+            self.model.backbone.load_state_dict(siamfc.backbone.state_dict())
+        self.freeze_conv = config.conv_lr_mult == 0
+        for p in self.model.backbone.parameters():
+            p.requires_grad_(not self.freeze_conv)
+        self.model.to(device)
+        head = self.model.head
+        groups = [
+            {"params": list(head.fc4.parameters()) + list(head.fc5.parameters()), "lr": config.lr},
+            {"params": head.branches.parameters(), "lr": config.lr * config.fc6_lr_mult},
+        ]
+        if not self.freeze_conv:
+            groups.append({"params": self.model.backbone.parameters(), "lr": config.lr * config.conv_lr_mult})
+        self.optimizer = build_optimizer(config.optimizer, groups, config.lr, config.momentum, config.weight_decay)
+        self.rng = np.random.default_rng(config.seed)
+        self.step = 0
+
+    # ------------------------------------------------------------------------------------------------- samples
+    def _frame_samples(self, sequence: Sequence, index: int):
+        """One region crop around a frame's target, with positive and negative boxes in region pixels."""
+        cfg = self.config
+        image = read_rgb(sequence.frames[index])
+        box = sequence.boxes[index]
+        frame_wh = (image.shape[1], image.shape[0])
+        cx, cy, w, h = xywh_to_cxcywh(box)
+        mean_side = np.sqrt(w * h)
+        centre = np.array([cx, cy]) + self.rng.uniform(-1, 1, 2) * cfg.region_jitter * mean_side
+        scale = cfg.target_pixels / mean_side * 1.1 ** self.rng.uniform(-1, 1)
+        side = cfg.region_size / scale
+        crop = crop_and_resize(image, centre, side, cfg.region_size)
+        n_pos = cfg.batch_pos // cfg.frames_per_iter
+        n_neg = cfg.batch_neg // cfg.frames_per_iter
+        pos = sample_by_iou(self.rng, jitter_boxes, box, n_pos, (cfg.pos_iou_min, 1.0), translate=0.1, scale=1.0,
+                            frame_wh=frame_wh)
+        neg = np.concatenate([
+            sample_by_iou(self.rng, uniform_boxes, box, n_neg - n_neg // 2, (0.0, cfg.neg_iou_max), translate=1.0,
+                          scale=5.0, frame_wh=frame_wh),
+            sample_by_iou(self.rng, jitter_boxes, box, n_neg // 2, (0.0, cfg.neg_iou_max), translate=1.0,
+                          scale=5.0, frame_wh=frame_wh),
+        ])
+        origin = centre - side / 2
+
+        def to_region(boxes):
+            x1y1 = (boxes[:, :2] - origin) * scale
+            return np.concatenate([x1y1, x1y1 + boxes[:, 2:] * scale], axis=1)
+
+        return crop, to_region(pos), to_region(neg)
+
+    def batch(self, domain_index: int):
+        cfg = self.config
+        domain = self.domains[domain_index]
+        crops, pos_rois, neg_rois = [], [], []
+        for i in range(cfg.frames_per_iter):
+            sequence = domain[self.rng.integers(len(domain))]
+            crop, pos, neg = self._frame_samples(sequence, int(self.rng.integers(len(sequence))))
+            crops.append(crop)
+            pos_rois.append(np.concatenate([np.full((len(pos), 1), i), pos], axis=1))
+            neg_rois.append(np.concatenate([np.full((len(neg), 1), i), neg], axis=1))
+        images = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
+        return (images, torch.from_numpy(np.concatenate(pos_rois)).float(),
+                torch.from_numpy(np.concatenate(neg_rois)).float())
+
+    # ------------------------------------------------------------------------------------------------ training
+    def train_step(self, domain_index: int, images, pos_rois, neg_rois) -> float:
+        model = self.model
+        model.head.train()
+        model.backbone.train(not self.freeze_conv)
+        with torch.set_grad_enabled(not self.freeze_conv), torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.config.autocast_bf16
+        ):
+            feature_map = model.features(images.to(self.device))
+        feature_map = feature_map.float()
+        rois = torch.cat([pos_rois, neg_rois]).to(self.device)
+        logits = model.classify(model.pool(feature_map, rois), branch=domain_index)
+        labels = torch.cat([torch.ones(len(pos_rois)), torch.zeros(len(neg_rois))]).long().to(self.device)
+        loss = F.cross_entropy(logits, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.head.parameters(), 10.0)
+        self.optimizer.step()
+        self.step += 1
+        return float(loss.detach())
+
+    def fit(self, max_steps: int | None = None, progress: bool = True) -> list[float]:
+        # Written here, not in __init__: a refused --resume must leave the run's config as it was.
+        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(self.config), sort_keys=False))
+        cfg = self.config
+        losses: list[float] = []
+        metrics_path = self.run_dir / "metrics.csv"
+        new_file = not metrics_path.exists()
+        order = self.rng.permutation(len(self.domains))
+        with open(metrics_path, "a", newline="") as handle:
+            writer = csv.writer(handle)
+            if new_file:
+                writer.writerow(["step", "loss"])
+            bar = tqdm(range(self.step, cfg.iterations), desc="mdnet", disable=not progress, dynamic_ncols=True)
+            for step in bar:
+                domain_index = int(order[step % len(order)])
+                loss = self.train_step(domain_index, *self.batch(domain_index))
+                losses.append(loss)
+                bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}")
+                if self.step % cfg.log_every == 0:
+                    writer.writerow([self.step, f"{np.mean(losses[-cfg.log_every:]):.5f}"])
+                    handle.flush()
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save()
+                if max_steps is not None and len(losses) >= max_steps:
+                    break
+        return losses
+
+    # --------------------------------------------------------------------------------------------- checkpoints
+    def save(self) -> None:
+        save_checkpoint(self.run_dir / CHECKPOINT, {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "config": config_to_dict(self.config),
+        })
+        save_weights(self.export(), self.run_dir / WEIGHTS, arch="mdnet_vggm", extra={"step": self.step})
+
+    def resume(self) -> bool:
+        path = self.run_dir / CHECKPOINT
+        if not path.exists():
+            return False
+        payload = load_checkpoint(path)
+        if payload["config"] != config_to_dict(self.config):
+            raise UserError(f"--resume: {path} was trained with other settings; use them")
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.step = payload["step"]
+        self.rng.bit_generator.state = payload["numpy_rng"]
+        torch.set_rng_state(payload["torch_rng"])
+        return True
+
+    def export(self) -> MDNet:
+        """The tracking network: shared layers and one branch (tracking replaces it with a fresh one per video)."""
+        single = MDNet(num_branches=1, dropout=self.config.dropout)
+        state = {k: v for k, v in self.model.state_dict().items() if not k.startswith("head.branches.")}
+        state.update({f"head.branches.0.{k}": v for k, v in self.model.head.branches[0].state_dict().items()})
+        single.load_state_dict(state)
+        return single
