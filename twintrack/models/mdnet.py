@@ -66,7 +66,9 @@ class MDNet(nn.Module):
     def pool(feature_map: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
         """RoIAlign the boxes ``rois`` (K, 5: batch index, x1, y1, x2, y2 in input pixels) to (K, 512 * 9).
 
-        Boxes are shifted by the feature origin so that a bin centre at pixel 8 i + 21.5 samples exactly cell i.
+        Boxes are shifted by the feature origin so that a bin centred on pixel 8 i + 21.5 is centred on cell i; with
+        2x2 samples per bin the result is that cell slightly blurred with its neighbours ([1/8, 3/4, 1/8] per axis
+        for 8-pixel bins), which smooths small box shifts.
         ReLU follows because conv3 ends without one (SiamFC correlates the raw features).
         """
         shifted = rois.clone()

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from twintrack.configs import MDNetTrainConfig, config_to_dict
 from twintrack.errors import UserError
 from twintrack.geometry import crop_and_resize, jitter_boxes, sample_by_iou, uniform_boxes, xywh_to_cxcywh
-from twintrack.models import SiamFCNet, init_weights
+from twintrack.models import SiamFCNet
 from twintrack.models.mdnet import MDNet
 from twintrack.train.datasets import Sequence
 from twintrack.train.optim import build_optimizer
@@ -43,6 +43,20 @@ def group_domains(sequences: list[Sequence]) -> list[list[Sequence]]:
     return videos + list(stills.values())
 
 
+def init_head(head) -> None:
+    """py-MDNet's fc init, N(0, 0.01) weights: with unit-RMS pooled features the first logits are ~0.1, so the
+    loss starts near ln 2 (kaiming fan-out would give the 2-way fc6 a weight std of ~1 and logits in the tens).
+    fc4/fc5 biases start at 0.1 so that their ReLUs are alive."""
+    for module in (head.fc4, head.fc5):
+        for layer in module:
+            if isinstance(layer, torch.nn.Linear):
+                torch.nn.init.normal_(layer.weight, std=0.01)
+                torch.nn.init.constant_(layer.bias, 0.1)
+    for branch in head.branches:
+        torch.nn.init.normal_(branch.weight, std=0.01)
+        torch.nn.init.zeros_(branch.bias)
+
+
 class MDNetTrainer:
     def __init__(self, config: MDNetTrainConfig, sequences: list[Sequence], run_dir, device,
                  backbone_weights=None) -> None:
@@ -55,7 +69,7 @@ class MDNetTrainer:
             raise UserError("no training sequences for MDNet")
         torch.manual_seed(config.seed)
         self.model = MDNet(num_branches=len(self.domains), dropout=config.dropout)
-        init_weights(self.model.head, config.init)
+        init_head(self.model.head)
         if backbone_weights is not None:
             siamfc = SiamFCNet()
             load_weights(siamfc, backbone_weights, arch="siamfc_vggm")
@@ -148,7 +162,8 @@ class MDNetTrainer:
         losses: list[float] = []
         metrics_path = self.run_dir / "metrics.csv"
         new_file = not metrics_path.exists()
-        order = self.rng.permutation(len(self.domains))
+        # The domain order depends on the seed only, so a resumed run visits the same domains as an uninterrupted one.
+        order = np.random.default_rng(cfg.seed).permutation(len(self.domains))
         with open(metrics_path, "a", newline="") as handle:
             writer = csv.writer(handle)
             if new_file:
@@ -196,7 +211,8 @@ class MDNetTrainer:
 
     def export(self) -> MDNet:
         """The tracking network: shared layers and one branch (tracking replaces it with a fresh one per video)."""
-        single = MDNet(num_branches=1, dropout=self.config.dropout)
+        with torch.random.fork_rng(devices=[]):  # building a module draws init weights: keep training's RNG intact
+            single = MDNet(num_branches=1, dropout=self.config.dropout)
         state = {k: v for k, v in self.model.state_dict().items() if not k.startswith("head.branches.")}
         state.update({f"head.branches.0.{k}": v for k, v in self.model.head.branches[0].state_dict().items()})
         single.load_state_dict(state)
