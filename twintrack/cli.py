@@ -20,13 +20,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from twintrack.eval import cli as eval_cli
     from twintrack.tracker import cli as tracker_cli
     from twintrack.train import cli as train_cli
 
-    parser = _Parser(prog="twintrack", description="Visual single-object tracking (SiamFC, MDNet).")
+    parser = _Parser(prog="twintrack", description="Visual single-object tracking (SiamFC, MDNet): track, demo, train, eval.")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     tracker_cli.add_parsers(subparsers)
     train_cli.add_parser(subparsers)
+    eval_cli.add_parser(subparsers)
     return parser
 
 

@@ -55,7 +55,8 @@ def iou(boxes_a, boxes_b) -> np.ndarray:
     union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-    return out
+    # Rounding can put identical boxes a hair above 1, which would pass the success curve's 1.0 threshold.
+    return np.clip(out, 0.0, 1.0)
 
 
 def center_error(boxes_a, boxes_b) -> np.ndarray:

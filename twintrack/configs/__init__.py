@@ -34,6 +34,9 @@ class SiamFCConfig:
     # Smallest target side kept by the scale update, as a fraction of the initial size (guards against collapse).
     min_scale: float = 0.2
     max_scale: float = 5.0
+    # Smallest exemplar region side in frame pixels (0: the paper's context only). Tiny targets (drone footage)
+    # otherwise get a search region of a few dozen pixels, smaller than their motion between frames.
+    min_exemplar_side: float = 0.0
     # Inference speed-ups: fold BatchNorm into conv weights, channels_last memory layout.
     fold_bn: bool = True
     channels_last: bool = True

@@ -48,7 +48,7 @@ class SiamFCTracker:
         self.center = np.array([cx, cy])
         self.target_size = np.array([w, h])
         self.initial_size = self.target_size.copy()
-        self.exemplar_side = context_size(self.target_size, cfg.context)
+        self.exemplar_side = max(context_size(self.target_size, cfg.context), cfg.min_exemplar_side)
         self.search_side = self.exemplar_side * cfg.search_size / cfg.exemplar_size
         # Padding colour from the first frame: cheaper than a per-frame mean and stable across frames.
         self.avg_color = frame.reshape(-1, 3).mean(axis=0)
