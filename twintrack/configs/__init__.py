@@ -144,7 +144,7 @@ class MDNetTrainConfig:
     pos_iou_min: float = 0.7
     neg_iou_max: float = 0.5
     region_jitter: float = 0.3  # region centre moved by up to this fraction of the target side (tracking drift)
-    iterations: int = 1500
+    iterations: int = 4000
     optimizer: str = "momentum"
     lr: float = 0.001
     conv_lr_mult: float = 0.0  # 0 freezes the SiamFC-trained conv layers (the transfer-learning choice)

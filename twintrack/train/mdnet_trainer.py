@@ -44,14 +44,14 @@ def group_domains(sequences: list[Sequence]) -> list[list[Sequence]]:
 
 
 def init_head(head) -> None:
-    """py-MDNet's fc init, N(0, 0.01) weights: with unit-RMS pooled features the first logits are ~0.1, so the
-    loss starts near ln 2 (kaiming fan-out would give the 2-way fc6 a weight std of ~1 and logits in the tens).
-    fc4/fc5 biases start at 0.1 so that their ReLUs are alive."""
+    """fc4/fc5: Kaiming (fan-in, ReLU) so that unit-RMS pooled features keep their scale through the ReLUs;
+    fc6 branches: py-MDNet's N(0, 0.01), so the first logits are ~0 and the loss starts at ln 2. (py-MDNet's
+    N(0, 0.01) on every layer shrinks the signal ~15x per layer here, and 60 steps did not move the loss.)"""
     for module in (head.fc4, head.fc5):
         for layer in module:
             if isinstance(layer, torch.nn.Linear):
-                torch.nn.init.normal_(layer.weight, std=0.01)
-                torch.nn.init.constant_(layer.bias, 0.1)
+                torch.nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+                torch.nn.init.zeros_(layer.bias)
     for branch in head.branches:
         torch.nn.init.normal_(branch.weight, std=0.01)
         torch.nn.init.zeros_(branch.bias)
