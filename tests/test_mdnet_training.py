@@ -14,7 +14,7 @@ from twintrack.errors import UserError
 from twintrack.models.mdnet import MDNet
 from twintrack.train.datasets import Sequence, discover
 from twintrack.train.mdnet_trainer import CHECKPOINT, WEIGHTS, MDNetTrainer, group_domains
-from twintrack.train.siamfc_trainer import load_checkpoint
+from twintrack.train.checkpoint import load_checkpoint
 from twintrack.weights import load_weights
 
 CPU = torch.device("cpu")

@@ -26,7 +26,7 @@ from twintrack.models.mdnet import MDNet
 from twintrack.train.datasets import Sequence
 from twintrack.train.optim import build_optimizer
 from twintrack.train.pairs import read_rgb
-from twintrack.train.siamfc_trainer import load_checkpoint, save_checkpoint
+from twintrack.train.checkpoint import load_for_resume, restore_rng, save_checkpoint
 from twintrack.weights import load_weights, save_weights
 
 CHECKPOINT = "checkpoint.pt"
@@ -196,17 +196,13 @@ class MDNetTrainer:
         save_weights(self.export(), self.run_dir / WEIGHTS, arch="mdnet_vggm", extra={"step": self.step})
 
     def resume(self) -> bool:
-        path = self.run_dir / CHECKPOINT
-        if not path.exists():
+        payload = load_for_resume(self.run_dir / CHECKPOINT, self.config)
+        if payload is None:
             return False
-        payload = load_checkpoint(path)
-        if payload["config"] != config_to_dict(self.config):
-            raise UserError(f"--resume: {path} was trained with other settings; use them")
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.step = payload["step"]
-        self.rng.bit_generator.state = payload["numpy_rng"]
-        torch.set_rng_state(payload["torch_rng"])
+        restore_rng(payload, self.rng)
         return True
 
     def export(self) -> MDNet:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,8 @@ import yaml
 from tqdm import tqdm
 
 from twintrack.configs import SiamFCTrainConfig, config_to_dict
-from twintrack.errors import UserError
 from twintrack.models import SiamFCNet, init_weights
+from twintrack.train.checkpoint import load_for_resume, restore_rng, save_checkpoint
 from twintrack.train.datasets import Sequence
 from twintrack.train.losses import balanced_logistic_loss
 from twintrack.train.optim import build_optimizer, exponential_gamma
@@ -30,17 +29,6 @@ WEIGHTS = "siamfc_vggm.safetensors"
 class TrainState:
     epoch: int = 0  # epochs completed
     step: int = 0  # optimizer steps completed
-
-
-def save_checkpoint(path: Path, payload: dict) -> None:
-    """torch.save to a temp file, then rename: a killed run never leaves a half-written checkpoint."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 class SiamFCTrainer:
@@ -77,19 +65,14 @@ class SiamFCTrainer:
         }
 
     def resume(self) -> bool:
-        path = self.run_dir / CHECKPOINT
-        if not path.exists():
+        payload = load_for_resume(self.run_dir / CHECKPOINT, self.config)
+        if payload is None:
             return False
-        payload = load_checkpoint(path)
-        if payload["config"] != config_to_dict(self.config):
-            changed = sorted(k for k, v in payload["config"].items() if config_to_dict(self.config).get(k) != v)
-            raise UserError(f"--resume: {path} was trained with other settings ({', '.join(changed)}); use them")
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         self.state = TrainState(payload["epoch"], payload["step"])
-        self.rng.bit_generator.state = payload["numpy_rng"]
-        torch.set_rng_state(payload["torch_rng"])
+        restore_rng(payload, self.rng)
         return True
 
     # ------------------------------------------------------------------------------------------------ training

@@ -1,0 +1,39 @@
+"""Training checkpoints: written atomically, read without pickle's arbitrary code (weights_only=True)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from twintrack.configs import config_to_dict
+from twintrack.errors import UserError
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """torch.save to a temp file, then rename: a killed run never leaves a half-written checkpoint."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_for_resume(path: Path, config) -> dict | None:
+    """The checkpoint to resume from (None when there is none), refused when it was trained with other settings."""
+    if not path.exists():
+        return None
+    payload = load_checkpoint(path)
+    current = config_to_dict(config)
+    if payload["config"] != current:
+        changed = sorted(k for k, v in payload["config"].items() if current.get(k) != v)
+        raise UserError(f"--resume: {path} was trained with other settings ({', '.join(changed)}); use them")
+    return payload
+
+
+def restore_rng(payload: dict, rng) -> None:
+    rng.bit_generator.state = payload["numpy_rng"]
+    torch.set_rng_state(payload["torch_rng"])
