@@ -47,6 +47,8 @@ def main(argv=None) -> int:
     parser.add_argument("--weights")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--mdnet", action="store_true", help="also time MDNet (RoIAlign and per-crop paths)")
+    parser.add_argument("--mdnet-frames", type=int, default=40, help="frames for the (slow) MDNet rows")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     sequence = load_folder_sequences(args.sequence)[0]
@@ -56,6 +58,11 @@ def main(argv=None) -> int:
     for label, overrides in VARIANTS.items():
         tracker = create_tracker("siamfc", weights=args.weights, device="cpu", **overrides)
         rows.append((label, time_tracker(tracker, frames, init_box)))
+    if args.mdnet:
+        few = frames[: args.mdnet_frames]
+        for label, path in (("mdnet (RoIAlign, one conv pass) [default]", "roi"), ("mdnet (per-crop 107x107)", "crop")):
+            tracker = create_tracker("mdnet", device="cpu", seed=0, feature_path=path)
+            rows.append((label, time_tracker(tracker, few, init_box)))
     # CSRT again at the end: the machine's load may have changed during the run.
     rows.append(("OpenCV CSRT (again)", time_tracker(OpenCVTracker("csrt"), frames, init_box)))
     csrt_fps = float(np.mean([rows[0][1], rows[-1][1]]))

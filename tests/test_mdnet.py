@@ -417,7 +417,6 @@ def test_awkward_init_boxes_still_track(box):
 # ----------------------------------------------------------------------------------------------------- real data
 
 
-@pytest.mark.skip(reason="waiting for shipped MDNet weights")
 def test_shipped_mdnet_weights_on_bag_reach_floor():
     from twintrack import create_tracker
     from twintrack.eval.runner import run_sequence
@@ -427,8 +426,8 @@ def test_shipped_mdnet_weights_on_bag_reach_floor():
     tracker = create_tracker("mdnet", device="cpu", seed=0)
     result = run_sequence(tracker, sequence)
     assert_inside(result.boxes, *_frame_wh(sequence.frames[0]))
-    # Floor to be set from a measured run once the weights ship (SiamFC's measured value is the reference).
-    assert result.score.success_auc > 0.4, result.score
+    # Measured 0.675 with the shipped weights (README figures); the floor leaves room for BLAS differences.
+    assert result.score.success_auc > 0.5, result.score
 
 
 def _frame_wh(path):
