@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from twintrack.configs import load_config
 from twintrack.device import resolve_device
 from twintrack.errors import UserError
@@ -22,8 +20,6 @@ def create_tracker(name: str, weights=None, device="auto", seed=None, **override
     if name not in TRACKERS:
         raise UserError(f"unknown tracker '{name}'; choose one of {', '.join(TRACKERS)}")
     torch_device = resolve_device(device)
-    if seed is not None:
-        torch.manual_seed(seed)
     if name == "siamfc":
         from twintrack.models import SiamFCNet
         from twintrack.tracker.siamfc import SiamFCTracker
