@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     factories = {name: (lambda n=name: OpenCVTracker(n)) for name in args.baseline}
     for name in args.tracker:
         factories[name] = lambda n=name: create_tracker(n, weights=args.weights, device=args.device, **overrides)
-    for make in factories.values():  # fail on a bad name or weights before any sequence runs
-        make()
+    # Build each once before any sequence runs: a bad name or weights fails early; the instance gives its config.
+    first_instances = {name: make() for name, make in factories.items()}
     results: dict[str, list[SequenceRun]] = {}
     for name, make in factories.items():
         runs = []
@@ -105,10 +105,7 @@ def run(args: argparse.Namespace) -> int:
         results[name] = runs
     reference = args.baseline[0] if args.baseline else None
     table = markdown_tables(results, reference=reference)
-    configs = {}
-    for name in args.tracker:
-        tracker = factories[name]()
-        configs[name] = config_to_dict(tracker.config) if hasattr(tracker, "config") else {}
+    configs = {name: config_to_dict(first_instances[name].config) for name in args.tracker}
     report = [f"# twintrack evaluation: {args.dataset}", "", f"{len(sequences)} sequences, OTB one-pass protocol "
               "(success AUC over 21 IoU thresholds, precision at 20 px; per-sequence averages).", "", table, "",
               "![success](success.png) ![precision](precision.png)", "", "## Resolved configs", "", "```yaml",

@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from twintrack.api import TRACKERS, create_tracker
+from twintrack.configs import parse_overrides
 from twintrack.errors import UserError
 from twintrack.geometry import iou
 from twintrack.tracker.sources import VideoSink, draw_box, open_source, write_boxes
@@ -73,12 +74,6 @@ def select_box(frame_rgb: np.ndarray) -> np.ndarray:
     if w <= 0 or h <= 0:
         raise UserError("--select: no box was drawn")
     return np.array([x, y, w, h], dtype=np.float64)
-
-
-def overrides_dict(items) -> dict:
-    from twintrack.configs import parse_overrides
-
-    return parse_overrides(items)
 
 
 def track_source(source, init_box, tracker, output=None, boxes_path=None, show=False, max_frames=None,
@@ -150,7 +145,7 @@ def run_track(args: argparse.Namespace) -> int:
         raise UserError("--select needs a display (none found); pass --box x,y,w,h instead")
     source = open_source(args.source)
     tracker = create_tracker(args.tracker, weights=args.weights, device=args.device,
-                             **overrides_dict(args.overrides))
+                             **parse_overrides(args.overrides))
     if init_box is None:
         init_box = select_box(source.first_frame())
     boxes, seconds = track_source(source, init_box, tracker, args.output, args.boxes, args.show, args.max_frames)
@@ -168,7 +163,7 @@ def run_demo(args: argparse.Namespace) -> int:
     clip, meta = demo_clip()
     source = open_source(clip)
     tracker = create_tracker(args.tracker, weights=args.weights, device=args.device,
-                             **overrides_dict(args.overrides))
+                             **parse_overrides(args.overrides))
     reference = np.array(meta["boxes"])
     boxes, seconds = track_source(source, meta["init_box"], tracker, args.output, args.boxes,
                                   reference_boxes=reference)

@@ -96,6 +96,8 @@ class MDNetTracker:
         fold_batchnorm(net.backbone.eval())  # conv layers stay fixed online: fold BN once
         self.net = net.to(device)
         self.extractor = FeatureExtractor(self.net, config, device)
+        # fc4-fc6 as trained offline: every init() restarts from these, so videos do not leak into each other.
+        self._head_state = {k: v.clone() for k, v in self.net.head.state_dict().items()}
         self.initialised = False
 
     # ---------------------------------------------------------------------------------------------------- api
@@ -188,8 +190,6 @@ class MDNetTracker:
         """A new fc6 branch for this video; fc4/fc5 restart from the trained weights (kept in _head_state)."""
         cfg = self.config
         head = self.net.head
-        if not hasattr(self, "_head_state"):
-            self._head_state = {k: v.clone() for k, v in head.state_dict().items()}
         head.load_state_dict(self._head_state)
         branch = head.branches[0]
         with torch.random.fork_rng(devices=[]):

@@ -70,12 +70,12 @@ class VideoSource(FrameSource):
                 return
         self._capture = None
         try:
-            yield to_rgb_uint8(cv2.cvtColor(first, cv2.COLOR_BGR2RGB) if first.ndim == 3 else first)
-            while True:
-                ok, frame = capture.read()
-                if not ok or frame is None:
-                    break
+            frame = first
+            while frame is not None:
                 yield to_rgb_uint8(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if frame.ndim == 3 else frame)
+                ok, frame = capture.read()
+                if not ok:
+                    break
         finally:
             capture.release()
 

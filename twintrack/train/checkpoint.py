@@ -34,6 +34,11 @@ def load_for_resume(path: Path, config) -> dict | None:
     return payload
 
 
+def rng_state(rng) -> dict:
+    """The random state a checkpoint needs for an exact resume (numpy sampler + torch's global generator)."""
+    return {"numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+
+
 def restore_rng(payload: dict, rng) -> None:
     rng.bit_generator.state = payload["numpy_rng"]
     torch.set_rng_state(payload["torch_rng"])

@@ -23,10 +23,10 @@ from twintrack.errors import UserError
 from twintrack.geometry import crop_and_resize, jitter_boxes, sample_by_iou, uniform_boxes, xywh_to_cxcywh
 from twintrack.models import SiamFCNet
 from twintrack.models.mdnet import MDNet
+from twintrack.tracker.sources import read_image
 from twintrack.train.datasets import Sequence
 from twintrack.train.optim import build_optimizer
-from twintrack.train.pairs import read_rgb
-from twintrack.train.checkpoint import load_for_resume, restore_rng, save_checkpoint
+from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
 from twintrack.weights import load_weights, save_weights
 
 CHECKPOINT = "checkpoint.pt"
@@ -93,7 +93,7 @@ class MDNetTrainer:
     def _frame_samples(self, sequence: Sequence, index: int):
         """One region crop around a frame's target, with positive and negative boxes in region pixels."""
         cfg = self.config
-        image = read_rgb(sequence.frames[index])
+        image = read_image(sequence.frames[index])
         box = sequence.boxes[index]
         frame_wh = (image.shape[1], image.shape[0])
         cx, cy, w, h = xywh_to_cxcywh(box)
@@ -189,8 +189,7 @@ class MDNetTrainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
-            "numpy_rng": self.rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(),
+            **rng_state(self.rng),
             "config": config_to_dict(self.config),
         })
         save_weights(self.export(), self.run_dir / WEIGHTS, arch="mdnet_vggm", extra={"step": self.step})

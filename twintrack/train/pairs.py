@@ -9,23 +9,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import cv2
 import numpy as np
 import torch
 
 from twintrack.configs import SiamFCTrainConfig
 from twintrack.geometry import context_size, crop_and_resize, xywh_to_cxcywh
 from twintrack.models.backbone import VGGM
+from twintrack.tracker.sources import read_image
 from twintrack.train.datasets import Sequence
 
 PRECROP_SIZE = 255  # the crop stored per frame: target centred, search-region scale
-
-
-def read_rgb(path: str) -> np.ndarray:
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def precrop(image: np.ndarray, box, exemplar_size: int, context: float) -> np.ndarray:
@@ -49,7 +42,7 @@ class CropCache:
         key = (sequence.frames[index], index)
         crop = self._crops.get(key)
         if crop is None:
-            crop = precrop(read_rgb(sequence.frames[index]), sequence.boxes[index], self.exemplar_size, self.context)
+            crop = precrop(read_image(sequence.frames[index]), sequence.boxes[index], self.exemplar_size, self.context)
             self._crops[key] = crop
             if len(self._crops) > self.max_items:
                 self._crops.popitem(last=False)

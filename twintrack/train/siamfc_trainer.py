@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from twintrack.configs import SiamFCTrainConfig, config_to_dict
 from twintrack.models import SiamFCNet, init_weights
-from twintrack.train.checkpoint import load_for_resume, restore_rng, save_checkpoint
+from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
 from twintrack.train.datasets import Sequence
 from twintrack.train.losses import balanced_logistic_loss
 from twintrack.train.optim import build_optimizer, exponential_gamma
@@ -59,8 +59,7 @@ class SiamFCTrainer:
             "scheduler": self.scheduler.state_dict(),
             "epoch": self.state.epoch,
             "step": self.state.step,
-            "numpy_rng": self.rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(),
+            **rng_state(self.rng),
             "config": config_to_dict(self.config),
         }
 
