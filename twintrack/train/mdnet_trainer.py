@@ -134,6 +134,13 @@ class MDNetTrainer:
         return (images, torch.from_numpy(np.concatenate(pos_rois)).float(),
                 torch.from_numpy(np.concatenate(neg_rois)).float())
 
+    def next_batch(self):
+        """The arguments of one ``train_step``: the next domain in the seeded order and its samples."""
+        # The domain order depends on the seed only, so a resumed run visits the same domains as an uninterrupted one.
+        order = np.random.default_rng(self.config.seed).permutation(len(self.domains))
+        domain_index = int(order[self.step % len(order)])
+        return (domain_index, *self.batch(domain_index))
+
     # ------------------------------------------------------------------------------------------------ training
     def train_step(self, domain_index: int, images, pos_rois, neg_rois) -> float:
         model = self.model
@@ -162,16 +169,13 @@ class MDNetTrainer:
         losses: list[float] = []
         metrics_path = self.run_dir / "metrics.csv"
         new_file = not metrics_path.exists()
-        # The domain order depends on the seed only, so a resumed run visits the same domains as an uninterrupted one.
-        order = np.random.default_rng(cfg.seed).permutation(len(self.domains))
         with open(metrics_path, "a", newline="") as handle:
             writer = csv.writer(handle)
             if new_file:
                 writer.writerow(["step", "loss"])
             bar = tqdm(range(self.step, cfg.iterations), desc="mdnet", disable=not progress, dynamic_ncols=True)
             for step in bar:
-                domain_index = int(order[step % len(order)])
-                loss = self.train_step(domain_index, *self.batch(domain_index))
+                loss = self.train_step(*self.next_batch())
                 losses.append(loss)
                 bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}")
                 if self.step % cfg.log_every == 0:

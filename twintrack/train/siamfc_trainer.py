@@ -75,6 +75,10 @@ class SiamFCTrainer:
         return True
 
     # ------------------------------------------------------------------------------------------------ training
+    def next_batch(self):
+        """The arguments of one ``train_step``: a batch of augmented pairs."""
+        return self.sampler.batch(self.rng, self.config.batch_size)
+
     def train_step(self, exemplars, searches, labels, weights) -> float:
         self.model.train()
         use_bf16 = self.config.autocast_bf16
@@ -110,7 +114,7 @@ class SiamFCTrainer:
                 epoch_losses = []
                 start = time.perf_counter()
                 for _ in bar:
-                    batch = self.sampler.batch(self.rng, cfg.batch_size)
+                    batch = self.next_batch()
                     loss = self.train_step(*batch)
                     losses.append(loss)
                     epoch_losses.append(loss)
