@@ -10,6 +10,13 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+	# vot-toolkit 0.9.0 (twintrack eval's VOT integration, docs/vot.md) declares opencv-python, which would
+	# overwrite opencv-contrib-python's cv2 folder: install its other requirements (attributee pinned for Python
+	# 3.11), then the toolkit itself without dependencies. tests/test_vot_toolkit.py checks one OpenCV remains.
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "vot-trax>=4.0.1" "pylatex>=1.3" "jsonschema>=3.2" \
+		"numba>=0.47" "requests>=2.22" "colorama>=0.4.3" "packaging>=20" "dominate>=2.5" "cachetools>=4.1" \
+		"bidict>=0.19" "phx-class-registry>=5.0" "attributee==0.1.9" "lazy-object-proxy>=1.9" "Pillow>=7.0"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps vot-toolkit==0.9.0
 	touch $(STAMP)
 
 demo: $(STAMP)

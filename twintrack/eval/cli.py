@@ -1,117 +1,157 @@
-"""`twintrack eval`: trackers and OpenCV baselines on a folder benchmark, with results, plots and a report.
+"""`twintrack eval`: trackers and OpenCV baselines on a benchmark, with result files, plots and a report.
 
-Results follow the got10k layout (``results/<tracker>/<sequence>.txt``, 1-based boxes as OTB files, and
-``times/<tracker>/<sequence>_time.txt``), are written atomically per sequence, and a second run skips finished
-sequences unless ``--overwrite``.
+Every sequence runs through the got10k toolkit's tracking loop (our trackers wrapped as got10k trackers) and its
+result is written in the got10k layout (see ``jobs.py``), atomically; a second run skips finished sequences unless
+``--overwrite``. Scores come from our metrics (equal to got10k's, tested) and, beside them, from got10k's own
+report of the benchmark's protocol.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from twintrack.errors import UserError
-from twintrack.eval.metrics import score_sequence
-from twintrack.eval.runner import SequenceRun, run_sequence
-from twintrack.eval.sequences import EvalSequence, load_folder_sequences
-from twintrack.geometry import from_one_based, to_one_based
-
-KINDS = ("folder",)
+from twintrack.eval.got10k_adapter import KINDS, Benchmark, make_experiment, open_benchmark, parse_dataset_spec
+from twintrack.eval.jobs import TrackerSpec, load_run, result_file, run_jobs, vot_failures
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("eval", help="evaluate trackers on a benchmark (OTB one-pass protocol)")
+    parser = subparsers.add_parser("eval", help="evaluate trackers on a benchmark (got10k toolkit protocols)")
     parser.add_argument("--tracker", action="append", default=[], help="twintrack tracker (repeatable)")
     parser.add_argument("--baseline", action="append", default=[], help="csrt, kcf or mil (repeatable)")
     parser.add_argument("--dataset", required=True, metavar="KIND:ROOT",
-                        help="folder:ROOT (OTB-style sequence folders, e.g. ../shared/data/sot/val)")
+                        help=f"KIND one of {', '.join(KINDS)}; folder:ROOT is OTB-style sequence folders")
+    parser.add_argument("--split", help="otb: 2013|2015|tb50|tb100; vot: year; got10k: val; lasot: test|train; "
+                                        "uav123: UAV123|UAV20L")
     parser.add_argument("--out", required=True, metavar="DIR")
+    parser.add_argument("--workers", type=int, default=1, help="sequences run in parallel processes")
     parser.add_argument("--weights", help="weights for the (single) twintrack tracker")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0, help="seed for stochastic trackers (MDNet)")
     parser.add_argument("--overwrite", action="store_true", help="redo sequences that have results")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="tracker config overrides")
     parser.set_defaults(func=run)
 
 
-def parse_dataset(spec: str) -> list[EvalSequence]:
-    kind, sep, root = spec.partition(":")
-    if not sep:
-        kind, root = "folder", spec
-    if kind not in KINDS:
-        raise UserError(f"--dataset {spec}: unknown kind '{kind}'; supported here: {', '.join(KINDS)}")
-    return load_folder_sequences(root)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def save_run(out: Path, tracker: str, run: SequenceRun, frame_seconds: np.ndarray) -> None:
-    boxes = to_one_based(run.boxes)
-    write_atomic(out / "times" / tracker / f"{run.sequence}_time.txt",
-                 "\n".join(f"{t:.6f}" for t in frame_seconds) + "\n")
-    # The boxes file last: its presence marks the sequence as done.
-    write_atomic(out / "results" / tracker / f"{run.sequence}.txt",
-                 "\n".join(",".join(f"{v:.3f}" for v in b) for b in boxes) + "\n")
-
-
-def load_run(out: Path, tracker: str, sequence: EvalSequence) -> SequenceRun | None:
-    path = out / "results" / tracker / f"{sequence.name}.txt"
-    if not path.exists():
-        return None
-    boxes = from_one_based(np.loadtxt(path, delimiter=",", ndmin=2))
-    times = np.loadtxt(out / "times" / tracker / f"{sequence.name}_time.txt", ndmin=1)
-    return SequenceRun(sequence.name, boxes, float(times.sum()), len(boxes),
-                       score_sequence(boxes, sequence.ground_truth))
-
-
 def run(args: argparse.Namespace) -> int:
-    from twintrack import create_tracker
-    from twintrack.configs import config_to_dict, parse_overrides
-    from twintrack.eval.baselines import OpenCVTracker
-    from twintrack.eval.compare import markdown_tables
-    from twintrack.eval.plots import plot_curves
+    from twintrack.configs import parse_overrides
 
     if not args.tracker and not args.baseline:
         raise UserError("name at least one --tracker or --baseline")
-    sequences = parse_dataset(args.dataset)
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1 (got {args.workers})")
+    if args.weights and len(args.tracker) != 1:
+        raise UserError("--weights applies to exactly one --tracker")
+    kind, root = parse_dataset_spec(args.dataset)
+    bench = open_benchmark(kind, root, args.split)
     overrides = parse_overrides(args.overrides)
-    out = Path(args.out)
-    factories = {name: (lambda n=name: OpenCVTracker(n)) for name in args.baseline}
-    for name in args.tracker:
-        factories[name] = lambda n=name: create_tracker(n, weights=args.weights, device=args.device, **overrides)
+    specs = [TrackerSpec(name, weights=args.weights, device=args.device, seed=args.seed, overrides=overrides)
+             for name in args.tracker] + [TrackerSpec(name, baseline=True) for name in args.baseline]
     # Build each once before any sequence runs: a bad name or weights fails early; the instance gives its config.
-    first_instances = {name: make() for name, make in factories.items()}
-    results: dict[str, list[SequenceRun]] = {}
-    for name, make in factories.items():
-        runs = []
-        for sequence in sequences:
-            previous = None if args.overwrite else load_run(out, name, sequence)
-            if previous is None:
-                run_result = run_sequence(make(), sequence)
-                per_frame = np.full(run_result.frames, run_result.update_seconds / max(1, run_result.frames - 1))
-                per_frame[0] = 0.0
-                save_run(out, name, run_result, per_frame)
-                previous = run_result
-            runs.append(previous)
-            print(f"{name:>8} {sequence.name:<28} AUC {previous.score.success_auc:.3f}")
-        results[name] = runs
-    reference = args.baseline[0] if args.baseline else None
-    table = markdown_tables(results, reference=reference)
-    configs = {name: config_to_dict(first_instances[name].config) for name in args.tracker}
-    report = [f"# twintrack evaluation: {args.dataset}", "", f"{len(sequences)} sequences, OTB one-pass protocol "
-              "(success AUC over 21 IoU thresholds, precision at 20 px; per-sequence averages).", "", table, "",
-              "![success](success.png) ![precision](precision.png)", "", "## Resolved configs", "", "```yaml",
-              yaml.safe_dump(configs, sort_keys=False).rstrip(), "```", ""]
-    write_atomic(out / "report.md", "\n".join(report))
-    plot_curves(results, out)
-    print(table)
-    print(f"twintrack: report written to {out / 'report.md'}")
+    configs = {spec.name: spec.build() for spec in specs}
+    out = Path(args.out)
+    results_dir = out / "results"
+    jobs = [(spec, index) for spec in specs for index, seq in enumerate(bench.sequences)
+            if args.overwrite or not result_file(bench.protocol, results_dir, spec.name, seq.name).exists()]
+    print(f"twintrack: {len(bench.sequences)} sequences x {len(specs)} trackers, {len(jobs)} to run "
+          f"({args.workers} worker{'s' if args.workers > 1 else ''})")
+    start = time.perf_counter()
+    run_jobs(bench, jobs, results_dir, workers=args.workers,
+             on_done=lambda tracker, seq: print(f"{tracker:>8} {seq}", flush=True))
+    elapsed = time.perf_counter() - start
+
+    names = [spec.name for spec in specs]
+    experiment = make_experiment(bench, results_dir, out / "got10k_reports")
+    from twintrack.eval.got10k_adapter import run_report
+
+    performance = run_report(experiment, names)
+    sections = _sections(bench, specs, configs, performance, results_dir, out, len(jobs), elapsed)
+    from twintrack.eval.report import write_reports
+
+    images = [] if bench.protocol == "vot" else ["success.png", "precision.png"]
+    report = write_reports(out, f"twintrack evaluation: {bench.title}", sections, images)
+    print(_console_table(sections))
+    print(f"twintrack: report written to {report} and {report.with_suffix('.html')}")
     return 0
+
+
+def _sections(bench: Benchmark, specs, instances, performance, results_dir, out, jobs_run, elapsed):
+    from twintrack.eval.compare import sequence_table, summary_table
+
+    names = [spec.name for spec in specs]
+    sections = []
+    if bench.protocol == "vot":
+        header = ["tracker", "accuracy", "robustness (failures)", "fps"]
+        rows = [[n, f"{performance[n]['accuracy']:.3f}", f"{performance[n]['robustness']:.3f}",
+                 f"{performance[n]['speed_fps']:.1f}"] for n in names]
+        per_seq = (["sequence"] + [f"{n} failures" for n in names],
+                   [[s.name] + [str(vot_failures(results_dir, n, s.name)) for n in names] for s in bench.sequences])
+        sections.append(("Results", [
+            f"{len(bench.sequences)} sequences, VOT supervised protocol (re-initialised 5 frames after each failure; "
+            "accuracy with a 10-frame burn-in), computed by the got10k toolkit.", (header, rows)]))
+        sections.append(("Per sequence", [per_seq]))
+    else:
+        from twintrack.eval.plots import plot_curves
+
+        results = {n: [load_run(bench.protocol, results_dir, n, s) for s in bench.sequences] for n in names}
+        plot_curves(results, out)
+        reference = next((s.name for s in specs if s.baseline), None)
+        sections.append(("Results", [
+            f"{len(bench.sequences)} sequences, one-pass evaluation: success AUC over 21 IoU thresholds, "
+            "precision at 20 px, normalized precision (centre error in ground-truth widths/heights, AUC over "
+            "0..0.5), per-sequence averages; fps counts update() calls only.",
+            summary_table(results, reference), "![success](success.png) ![precision](precision.png)"]))
+        sections.append(("Per sequence (success AUC)", [sequence_table(results)]))
+        sections.append(("got10k toolkit report", [_got10k_table(bench.protocol, performance, names),
+                                                    "Full report: got10k_reports/*/performance.json"]))
+    configs = {s.name: _config_dict(instances[s.name]) for s in specs if not s.baseline}
+    sections.append(("Resolved configs", [("code", yaml.safe_dump(configs, sort_keys=False) if configs else
+                                           "# OpenCV baselines only: default OpenCV parameters\n")]))
+    sections.append(("Weights", [_weights_table(specs)]))
+    sections.append(("Run", [f"{jobs_run} sequence runs this time in {elapsed:.0f} s; results in "
+                             f"{results_dir} (got10k layout, 1-based boxes)."]))
+    return sections
+
+
+def _got10k_table(protocol, performance, names):
+    if protocol == "got10k":  # AO and SR over frames where the target is visible, as the GOT-10k server
+        header = ["tracker", "AO", "SR@0.5", "fps"]
+        rows = [[n, f"{performance[n]['overall']['ao']:.3f}", f"{performance[n]['overall']['sr']:.3f}",
+                 f"{performance[n]['overall']['speed_fps']:.1f}"] for n in names]
+    else:
+        header = ["tracker", "success score", "precision score", "fps (got10k: init included)"]
+        rows = [[n, f"{performance[n]['overall']['success_score']:.3f}",
+                 f"{performance[n]['overall']['precision_score']:.3f}",
+                 f"{performance[n]['overall']['speed_fps']:.1f}"] for n in names]
+    return header, rows
+
+
+def _config_dict(tracker) -> dict:
+    from twintrack.configs import config_to_dict
+
+    return config_to_dict(tracker.config)
+
+
+def _weights_table(specs):
+    from twintrack.weights import registry, sha256_of
+
+    shipped = registry()
+    rows = []
+    for spec in specs:
+        if spec.baseline:
+            rows.append([spec.name, "OpenCV (no weights)", "-"])
+        elif spec.weights:
+            rows.append([spec.name, str(spec.weights), sha256_of(spec.weights)])
+        else:
+            rows.append([spec.name, f"shipped {shipped[spec.name]['file']}", shipped[spec.name]["sha256"]])
+    return ["tracker", "weights", "sha256"], rows
+
+
+def _console_table(sections) -> str:
+    from twintrack.eval.compare import markdown_table
+
+    return markdown_table(next(item for item in sections[0][1] if isinstance(item, tuple)))

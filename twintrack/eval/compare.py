@@ -1,4 +1,4 @@
-"""Run several trackers over the same sequences and tabulate AUC, precision and fps, per sequence and mean."""
+"""Run several trackers over the same sequences and tabulate AUC, precision, normalized precision and fps."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from tqdm import tqdm
 
 from twintrack.eval.runner import SequenceRun, run_sequence
 from twintrack.eval.sequences import EvalSequence
+
+Table = tuple[list[str], list[list[str]]]  # header, rows of cells
 
 
 def evaluate(make_tracker: Callable[[], object], sequences: list[EvalSequence], desc: str = "") -> list[SequenceRun]:
@@ -23,25 +25,42 @@ def summary(runs: list[SequenceRun]) -> dict:
     return {
         "auc": float(np.mean([r.score.success_auc for r in runs])),
         "precision": float(np.mean([r.score.precision for r in runs])),
+        "normalized_precision": float(np.mean([r.score.normalized_precision for r in runs])),
         "fps": frames / seconds if seconds > 0 else 0.0,
     }
 
 
-def markdown_tables(results: dict[str, list[SequenceRun]], reference: str | None = None) -> str:
-    """A summary table (with fps as a ratio to ``reference``) and a per-sequence AUC table."""
-    names = list(results)
+def summary_table(results: dict[str, list[SequenceRun]], reference: str | None = None) -> Table:
+    """One row per tracker; fps also as a ratio to ``reference`` (a baseline) when given."""
     summaries = {name: summary(runs) for name, runs in results.items()}
-    lines = ["| tracker | AUC | Prec@20 | fps |" + (f" fps / {reference} |" if reference else ""),
-             "|---|---|---|---|" + ("---|" if reference else "")]
-    for name in names:
-        s = summaries[name]
-        row = f"| {name} | {s['auc']:.3f} | {s['precision']:.3f} | {s['fps']:.1f} |"
+    header = ["tracker", "success AUC", "precision @20 px", "norm. precision", "fps"]
+    header += [f"fps / {reference}"] if reference else []
+    rows = []
+    for name, s in summaries.items():
+        row = [name, f"{s['auc']:.3f}", f"{s['precision']:.3f}", f"{s['normalized_precision']:.3f}", f"{s['fps']:.1f}"]
         if reference:
-            row += f" {s['fps'] / summaries[reference]['fps']:.2f}x |"
-        lines.append(row)
-    lines += ["", "| sequence | " + " | ".join(f"{n} AUC" for n in names) + " |",
-              "|---|" + "---|" * len(names)]
-    for i, run in enumerate(results[names[0]]):
-        cells = " | ".join(f"{results[n][i].score.success_auc:.3f}" for n in names)
-        lines.append(f"| {run.sequence} | {cells} |")
+            ref_fps = summaries[reference]["fps"]
+            row.append(f"{s['fps'] / ref_fps:.2f}x" if ref_fps > 0 else "-")
+        rows.append(row)
+    return header, rows
+
+
+def sequence_table(results: dict[str, list[SequenceRun]]) -> Table:
+    """Success AUC per sequence and tracker."""
+    names = list(results)
+    header = ["sequence"] + [f"{n} AUC" for n in names]
+    rows = [[run.sequence] + [f"{results[n][i].score.success_auc:.3f}" for n in names]
+            for i, run in enumerate(results[names[0]])]
+    return header, rows
+
+
+def markdown_table(table: Table) -> str:
+    header, rows = table
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def markdown_tables(results: dict[str, list[SequenceRun]], reference: str | None = None) -> str:
+    """The summary table and the per-sequence AUC table, in Markdown."""
+    return markdown_table(summary_table(results, reference)) + "\n\n" + markdown_table(sequence_table(results))
