@@ -23,11 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
     from twintrack.eval import cli as eval_cli
     from twintrack.tracker import cli as tracker_cli
     from twintrack.train import cli as train_cli
+    from twintrack.train import lr_find
 
     parser = _Parser(prog="twintrack", description="Visual single-object tracking (SiamFC, MDNet): track, demo, train, eval.")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     tracker_cli.add_parsers(subparsers)
     train_cli.add_parser(subparsers)
+    lr_find.add_parser(subparsers)
+    train_cli.add_precrop_parser(subparsers)
     eval_cli.add_parser(subparsers)
     return parser
 

@@ -132,7 +132,8 @@ def crop_and_resize(
     ty = cy - 0.5 + scale_y * (0.5 - out_h / 2)
     matrix = np.array([[scale_x, 0.0, tx], [0.0, scale_y, ty]], dtype=np.float64)
     if border_value is None:
-        border_value = image.reshape(-1, image.shape[-1] if image.ndim == 3 else 1).mean(axis=0)
+        # cv2.mean: the same per-channel mean as numpy's, ~10x faster (it matters per training pair)
+        border_value = np.array(cv2.mean(image)[: image.shape[2] if image.ndim == 3 else 1])
     border = np.atleast_1d(np.asarray(border_value, dtype=np.float64))
     if border.size == 1:  # one number pads every channel (OpenCV would fill the other channels with 0)
         border = np.repeat(border, 4)

@@ -59,12 +59,22 @@ class SiamFCTrainConfig:
     pairs_per_epoch: int = 2000
     batch_size: int = 8
     max_frame_gap: int = 100
-    optimizer: str = "momentum"
+    optimizer: str = "momentum"  # see twintrack.train.optim.OPTIMIZERS
     lr: float = 1.0e-2
     lr_final: float = 1.0e-5
+    lr_schedule: str = "exponential"  # exponential | step | cosine | constant (per epoch)
+    lr_step_epochs: int = 10  # step: multiply by lr_step_gamma every this many epochs
+    lr_step_gamma: float = 0.1
+    switch_epoch: int = 5  # adam_then_sgd: Adam for this many epochs, then SGD with momentum
+    sgd_lr: float = 0.0  # adam_then_sgd: SGD rate at the switch; 0 = the SWATS projection estimate
+    # Per-layer learning-rate multipliers (group lr = lr x mult; 0 keeps a layer where init put it).
+    conv1_lr_mult: float = 1.0
+    conv2_lr_mult: float = 1.0
+    conv3_lr_mult: float = 1.0
+    head_lr_mult: float = 1.0
     momentum: float = 0.9
     weight_decay: float = 5.0e-4
-    init: str = "kaiming"
+    init: str = "kaiming"  # kaiming | xavier (backbone conv layers)
     # Augmentation (siamfc-pytorch): stretch, shift, plus colour / grayscale / flip.
     stretch: float = 0.05
     max_shift: int = 8
@@ -78,6 +88,13 @@ class SiamFCTrainConfig:
     seed: int = 0
     checkpoint_every: int = 1
     log_every: int = 10
+    # Loading: DataLoader worker processes (0: pairs are cut in the training process), pinned memory on CUDA.
+    workers: int = 0
+    # Validation: track the sequences of this folder every val_every epochs (0: never) and log AUC/precision.
+    val_data: str = ""
+    val_every: int = 0
+    # Stop (and save) after the first epoch that ends past this many minutes (0: no limit).
+    max_minutes: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -145,14 +162,21 @@ class MDNetTrainConfig:
     neg_iou_max: float = 0.5
     region_jitter: float = 0.3  # region centre moved by up to this fraction of the target side (tracking drift)
     iterations: int = 4000
-    optimizer: str = "momentum"
+    optimizer: str = "momentum"  # see twintrack.train.optim.OPTIMIZERS
     lr: float = 0.001
+    # Schedules and switch_epoch count iterations here (MDNet trains by iterations, not epochs).
+    lr_schedule: str = "constant"  # exponential | step | cosine | constant
+    lr_final: float = 1.0e-4  # exponential / cosine: the rate at the last iteration
+    lr_step_epochs: int = 1000  # step: iterations between drops
+    lr_step_gamma: float = 0.1
+    switch_epoch: int = 1000  # adam_then_sgd: Adam for this many iterations, then SGD with momentum
+    sgd_lr: float = 0.0  # adam_then_sgd: SGD rate at the switch; 0 = the SWATS projection estimate
     conv_lr_mult: float = 0.0  # 0 freezes the SiamFC-trained conv layers (the transfer-learning choice)
     fc6_lr_mult: float = 10.0
     momentum: float = 0.9
     weight_decay: float = 0.0005
     dropout: float = 0.5
-    init: str = "kaiming"
+    init: str = "kaiming"  # kaiming | xavier (fc4 / fc5; fc6 branches always start at N(0, 0.01))
     autocast_bf16: bool = True
     seed: int = 0
     checkpoint_every: int = 250

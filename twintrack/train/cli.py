@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from twintrack.configs import load_config
 from twintrack.device import resolve_device
 from twintrack.errors import UserError
 from twintrack.train.datasets import discover, from_got10k
-from twintrack.train.optim import OPTIMIZERS
+from twintrack.train.optim import INITS, OPTIMIZERS, SCHEDULES
+from twintrack.train.pack import is_pack, read_pack
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a tracker on sequence folders / image sets",
-        description="Train a tracker. Config keys can be overridden as key=value (e.g. epochs=10 lr=0.01). "
-        f"Optimizers: {', '.join(OPTIMIZERS)}.",
+        description="Train a tracker. Config keys can be overridden as key=value (e.g. epochs=10 lr=0.01);\n"
+        "the main keys and their choices are listed below.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("tracker", choices=["siamfc", "mdnet"], help="which network to train")
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR",
@@ -32,8 +37,63 @@ def add_parser(subparsers) -> None:
                         help="mdnet: SiamFC weights whose conv layers start MDNet (default: the shipped SiamFC)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke runs)")
+    parser.add_argument("--overfit-batch", action="store_true",
+                        help="sanity check: train on one fixed batch; exit 1 if the loss does not fall to ~0")
+    parser.add_argument("--overfit-steps", type=int, default=0, metavar="N",
+                        help="steps for --overfit-batch (default: 200)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     parser.set_defaults(func=run)
+
+
+TRAIN_EPILOG = f"""\
+main config keys (presets: twintrack/configs/train_siamfc.yaml, train_mdnet.yaml):
+  optimizer        {' | '.join(OPTIMIZERS)}
+  lr, lr_final     starting rate; exponential / cosine end there
+  lr_schedule      {' | '.join(SCHEDULES)} (per epoch; per iteration for mdnet)
+  lr_step_epochs, lr_step_gamma   step schedule: x gamma every N epochs
+  switch_epoch     adam_then_sgd: Adam for N epochs (mdnet: iterations), then SGD with momentum
+  sgd_lr           adam_then_sgd: SGD rate at the switch (0: SWATS projection estimate)
+  momentum, weight_decay
+  init             {' | '.join(INITS)}
+  siamfc: conv1_lr_mult conv2_lr_mult conv3_lr_mult head_lr_mult, epochs, pairs_per_epoch, batch_size
+  mdnet:  conv_lr_mult fc6_lr_mult dropout, iterations
+see also: twintrack lr-find (learning-rate range test), --overfit-batch (can the model fit one batch?)
+"""
+
+
+def add_precrop_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "precrop",
+        help="crop training data once into a small pack (fast loading, easy to copy to a GPU machine)",
+        description="Crop every frame around its target at SiamFC's search scale and store it as a JPEG pack; "
+        "`twintrack train --data PACK` then trains from it (SiamFC and MDNet).",
+    )
+    parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="as for `twintrack train`")
+    parser.add_argument("--out", required=True, metavar="PACK_DIR", help="folder for pack.json and the crops")
+    parser.add_argument("--quality", type=int, default=85, help="JPEG quality of the crops (default 85)")
+    parser.add_argument("--max-frames", type=int, default=0,
+                        help="keep at most this many evenly spaced frames per sequence (0: all)")
+    parser.set_defaults(func=run_precrop)
+
+
+def run_precrop(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from twintrack.train.pack import write_pack
+
+    sequences = [seq for spec in args.data for seq in load_data(spec)]
+    config = load_config("train_siamfc")
+    with tqdm(desc="precrop", unit="crop", dynamic_ncols=True) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        index = write_pack(sequences, args.out, config.exemplar_size, config.context, quality=args.quality,
+                           max_frames=args.max_frames, progress=progress)
+    crops = sum(len(entry["files"]) for entry in index["sequences"])
+    size = sum(p.stat().st_size for p in Path(args.out).rglob("*.jpg"))
+    print(f"twintrack: {crops} crops of {len(index['sequences'])} sequences in {args.out} ({size / 2**20:.1f} MiB)")
+    return 0
 
 
 def load_data(spec: str):
@@ -55,6 +115,8 @@ def load_data(spec: str):
             raise UserError(f"--data {spec}: cannot read a {kind} dataset there ({err})") from None
         # LaSOT's ground truth is 1-based (as OTB); GOT-10k and VID boxes are used as the toolkit gives them.
         return from_got10k(dataset, one_based=(kind == "lasot"), name=kind)
+    if is_pack(spec):
+        return read_pack(spec)
     return discover(spec)
 
 
@@ -63,6 +125,14 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + [item for item in args.data if "=" in item]
     args.data = [item for item in args.data if "=" not in item]
     device = resolve_device(args.device)
+    if dist.is_initialized():
+        if args.tracker != "siamfc":
+            raise UserError("multi-process (torchrun) training is for siamfc; train mdnet in one process")
+        if device.type == "cuda":  # one GPU per process, as torchrun numbers them on each machine
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # training crops have fixed sizes: let cuDNN pick its fastest kernels
     sequences = [seq for spec in args.data for seq in load_data(spec)]
     videos = sum(1 for s in sequences if not s.still)
     print(f"twintrack: {videos} sequences, {len(sequences) - videos} still boxes, device {device}")
@@ -80,6 +150,12 @@ def run(args: argparse.Namespace) -> int:
         config = load_config("train_mdnet", overrides, path=args.config)
         backbone = args.backbone or default_weights("siamfc")
         trainer = MDNetTrainer(config, sequences, args.out, device, backbone_weights=backbone)
+    if args.overfit_batch:
+        from twintrack.train.babysit import DEFAULT_STEPS, overfit_batch, verdict
+
+        success, losses = overfit_batch(trainer, args.overfit_steps or DEFAULT_STEPS)
+        print(verdict(success, losses))
+        return 0 if success else 1
     if args.resume:
         if not trainer.resume():
             raise UserError(f"--resume: no checkpoint in {args.out}; start without --resume")
@@ -87,5 +163,6 @@ def run(args: argparse.Namespace) -> int:
     trainer.fit(max_steps=args.max_steps)
     trainer.save()
     weights = "siamfc_vggm.safetensors" if args.tracker == "siamfc" else "mdnet_vggm.safetensors"
-    print(f"twintrack: weights written to {trainer.run_dir / weights}")
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        print(f"twintrack: weights written to {trainer.run_dir / weights}")
     return 0

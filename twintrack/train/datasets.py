@@ -28,6 +28,7 @@ class Sequence:
     frames: tuple[str, ...]
     boxes: np.ndarray  # (N, 4) float64
     still: bool = False  # a still image: pairs are made by augmenting it twice
+    precropped: bool = False  # frames are pack crops (train/pack.py) and boxes are in crop pixels
 
     def __len__(self) -> int:
         return len(self.frames)

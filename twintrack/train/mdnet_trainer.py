@@ -25,7 +25,7 @@ from twintrack.models import SiamFCNet
 from twintrack.models.mdnet import MDNet
 from twintrack.tracker.sources import read_image
 from twintrack.train.datasets import Sequence
-from twintrack.train.optim import build_optimizer
+from twintrack.train.optim import build_optimizer, build_scheduler, check_train_config, lr_groups, on_epoch_start
 from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
 from twintrack.weights import load_weights, save_weights
 
@@ -43,13 +43,17 @@ def group_domains(sequences: list[Sequence]) -> list[list[Sequence]]:
     return videos + list(stills.values())
 
 
-def init_head(head) -> None:
-    """fc4/fc5: Kaiming (fan-in, ReLU) so that unit-RMS pooled features keep their scale through the ReLUs;
-    fc6 branches: py-MDNet's N(0, 0.01), so the first logits are ~0 and the loss starts at ln 2. (py-MDNet's
-    N(0, 0.01) on every layer shrinks the signal ~15x per layer here, and 60 steps did not move the loss.)"""
+def init_head(head, scheme: str = "kaiming") -> None:
+    """fc4/fc5: Kaiming (fan-in, ReLU) so that unit-RMS pooled features keep their scale through the ReLUs, or
+    Xavier (uniform) when asked; fc6 branches: py-MDNet's N(0, 0.01), so the first logits are ~0 and the loss
+    starts at ln 2. (py-MDNet's N(0, 0.01) on every layer shrinks the signal ~15x per layer here, and 60 steps did
+    not move the loss.)"""
     for module in (head.fc4, head.fc5):
         for layer in module:
-            if isinstance(layer, torch.nn.Linear):
+            if isinstance(layer, torch.nn.Linear) and scheme == "xavier":
+                torch.nn.init.xavier_uniform_(layer.weight)
+                torch.nn.init.zeros_(layer.bias)
+            elif isinstance(layer, torch.nn.Linear):
                 torch.nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
                 torch.nn.init.zeros_(layer.bias)
     for branch in head.branches:
@@ -60,6 +64,7 @@ def init_head(head) -> None:
 class MDNetTrainer:
     def __init__(self, config: MDNetTrainConfig, sequences: list[Sequence], run_dir, device,
                  backbone_weights=None) -> None:
+        check_train_config(config)
         self.config = config
         self.device = device
         self.run_dir = Path(run_dir)
@@ -69,7 +74,7 @@ class MDNetTrainer:
             raise UserError("no training sequences for MDNet")
         torch.manual_seed(config.seed)
         self.model = MDNet(num_branches=len(self.domains), dropout=config.dropout)
-        init_head(self.model.head)
+        init_head(self.model.head, config.init)
         if backbone_weights is not None:
             siamfc = SiamFCNet()
             load_weights(siamfc, backbone_weights, arch="siamfc_vggm")
@@ -79,13 +84,17 @@ class MDNetTrainer:
             p.requires_grad_(not self.freeze_conv)
         self.model.to(device)
         head = self.model.head
-        groups = [
-            {"params": list(head.fc4.parameters()) + list(head.fc5.parameters()), "lr": config.lr},
-            {"params": head.branches.parameters(), "lr": config.lr * config.fc6_lr_mult},
-        ]
-        if not self.freeze_conv:
-            groups.append({"params": self.model.backbone.parameters(), "lr": config.lr * config.conv_lr_mult})
-        self.optimizer = build_optimizer(config.optimizer, groups, config.lr, config.momentum, config.weight_decay)
+        # A frozen backbone has no trainable parameters: lr_groups drops its empty group.
+        groups = lr_groups(config.lr, [
+            (list(head.fc4.parameters()) + list(head.fc5.parameters()), 1.0),
+            (head.branches.parameters(), config.fc6_lr_mult),
+            (self.model.backbone.parameters(), config.conv_lr_mult),
+        ])
+        self.optimizer = build_optimizer(config.optimizer, groups, config.lr, config.momentum, config.weight_decay,
+                                         sgd_lr=config.sgd_lr)
+        # Counted in iterations; fit() places it at each iteration (a pure function of the step: resume is exact).
+        self.scheduler = build_scheduler(self.optimizer, config.lr_schedule, config.iterations, config.lr,
+                                         config.lr_final, config.lr_step_epochs, config.lr_step_gamma)
         self.rng = np.random.default_rng(config.seed)
         self.step = 0
 
@@ -175,6 +184,7 @@ class MDNetTrainer:
                 writer.writerow(["step", "loss"])
             bar = tqdm(range(self.step, cfg.iterations), desc="mdnet", disable=not progress, dynamic_ncols=True)
             for step in bar:
+                on_epoch_start(self.optimizer, self.step, cfg.switch_epoch, self.scheduler)
                 loss = self.train_step(*self.next_batch())
                 losses.append(loss)
                 bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}")

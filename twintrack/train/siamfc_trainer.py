@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import yaml
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from twintrack.configs import SiamFCTrainConfig, config_to_dict
@@ -17,8 +18,13 @@ from twintrack.models import SiamFCNet, init_weights
 from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
 from twintrack.train.datasets import Sequence
 from twintrack.train.losses import balanced_logistic_loss
-from twintrack.train.optim import build_optimizer, exponential_gamma
+from twintrack.train.optim import build_optimizer, build_scheduler, check_train_config, lr_groups, on_epoch_start
+from twintrack.eval.sequences import load_folder_sequences
+from twintrack.train.curves import plot_training_curves
+from twintrack.train.loader import make_loader
 from twintrack.train.pairs import PairSampler
+from twintrack.train.runlog import RunLog
+from twintrack.train.validate import siamfc_val_scores
 from twintrack.weights import save_weights
 
 CHECKPOINT = "checkpoint.pt"
@@ -33,6 +39,7 @@ class TrainState:
 
 class SiamFCTrainer:
     def __init__(self, config: SiamFCTrainConfig, sequences: list[Sequence], run_dir: str | Path, device):
+        check_train_config(config)
         self.config = config
         self.device = device
         self.run_dir = Path(run_dir)
@@ -42,14 +49,30 @@ class SiamFCTrainer:
         self.model = SiamFCNet()
         init_weights(self.model.backbone, config.init)
         self.model.to(device)
-        self.optimizer = build_optimizer(
-            config.optimizer, self.model.parameters(), config.lr, config.momentum, config.weight_decay
-        )
-        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(
-            self.optimizer, exponential_gamma(config.lr, config.lr_final, config.epochs)
-        )
+        backbone = self.model.backbone
+        groups = lr_groups(config.lr, [
+            (backbone.conv1.parameters(), config.conv1_lr_mult),
+            (backbone.conv2.parameters(), config.conv2_lr_mult),
+            (backbone.conv3.parameters(), config.conv3_lr_mult),
+            (self.model.head.parameters(), config.head_lr_mult),
+        ])
+        self.optimizer = build_optimizer(config.optimizer, groups, config.lr, config.momentum, config.weight_decay,
+                                         sgd_lr=config.sgd_lr)
+        self.scheduler = build_scheduler(self.optimizer, config.lr_schedule, config.epochs, config.lr,
+                                         config.lr_final, config.lr_step_epochs, config.lr_step_gamma)
         self.rng = np.random.default_rng(config.seed)
         self.state = TrainState()
+        # Under torchrun every process trains a replica on its shard of each epoch; gradients are all-reduced.
+        self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+        self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+        if self.world > 1:
+            self.net = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
+        else:
+            self.net = self.model
+        self.val_sequences = []
+        if config.val_every > 0 and config.val_data and self.rank == 0:
+            self.val_sequences = load_folder_sequences(config.val_data)
 
     # --------------------------------------------------------------------------------------------- checkpoints
     def checkpoint_payload(self) -> dict:
@@ -80,60 +103,86 @@ class SiamFCTrainer:
         return self.sampler.batch(self.rng, self.config.batch_size)
 
     def train_step(self, exemplars, searches, labels, weights) -> float:
-        self.model.train()
-        use_bf16 = self.config.autocast_bf16
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            logits = self.model(exemplars.to(self.device), searches.to(self.device))
-        loss = balanced_logistic_loss(logits, labels.to(self.device), weights.to(self.device))
+        return float(self._step(exemplars, searches, labels, weights))
+
+    def _step(self, exemplars, searches, labels, weights) -> torch.Tensor:
+        """One optimizer step; returns the loss as a device tensor (reading it would wait for the GPU)."""
+        self.net.train()
+        device = self.device
+        exemplars = exemplars.to(device, non_blocking=True).float().contiguous(memory_format=self.memory_format)
+        searches = searches.to(device, non_blocking=True).float().contiguous(memory_format=self.memory_format)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.config.autocast_bf16):
+            logits = self.net(exemplars, searches)
+        loss = balanced_logistic_loss(logits.float(), labels.to(device, non_blocking=True),
+                                      weights.to(device, non_blocking=True))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.state.step += 1
-        return float(loss.detach())
+        return loss.detach()
 
     def fit(self, max_steps: int | None = None, progress: bool = True) -> list[float]:
-        """Train until ``config.epochs`` (or ``max_steps`` more steps); returns the per-step losses."""
-        # Written here, not in __init__: a refused --resume must leave the run's config as it was.
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(self.config), sort_keys=False))
+        """Train until ``config.epochs`` (or ``max_steps`` more steps, or ``max_minutes``); returns per-step losses."""
         cfg = self.config
-        steps_per_epoch = max(1, cfg.pairs_per_epoch // cfg.batch_size)
+        if self.rank == 0:
+            # Written here, not in __init__: a refused --resume must leave the run's config as it was.
+            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+        loader, shard = make_loader(self.sampler, cfg.seed, cfg.pairs_per_epoch, cfg.batch_size, cfg.workers,
+                                    pin_memory=self.device.type == "cuda", rank=self.rank, world=self.world)
         losses: list[float] = []
-        metrics_path = self.run_dir / "metrics.csv"
-        new_file = not metrics_path.exists()
-        with open(metrics_path, "a", newline="") as handle:
-            writer = csv.writer(handle)
-            if new_file:
-                writer.writerow(["epoch", "step", "loss", "lr", "pairs_per_s"])
+        started = time.perf_counter()
+        with RunLog(self.run_dir, enabled=self.rank == 0) as log:
             while self.state.epoch < cfg.epochs:
-                bar = tqdm(
-                    range(steps_per_epoch),
-                    desc=f"epoch {self.state.epoch + 1}/{cfg.epochs}",
-                    disable=not progress,
-                    dynamic_ncols=True,
-                )
-                epoch_losses = []
-                start = time.perf_counter()
-                for _ in bar:
-                    batch = self.next_batch()
-                    loss = self.train_step(*batch)
-                    losses.append(loss)
-                    epoch_losses.append(loss)
-                    bar.set_postfix(loss=f"{np.mean(epoch_losses[-cfg.log_every:]):.4f}")
-                    if max_steps is not None and len(losses) >= max_steps:
-                        return losses
-                elapsed = time.perf_counter() - start
+                on_epoch_start(self.optimizer, self.state.epoch, cfg.switch_epoch, self.scheduler)
+                shard.set_epoch(self.state.epoch)
+                epoch_losses, waits = [], []
+                bar = tqdm(total=len(loader), desc=f"epoch {self.state.epoch + 1}/{cfg.epochs}",
+                           disable=not progress or self.rank != 0, dynamic_ncols=True)
+                epoch_start = time.perf_counter()
+                batches = iter(loader)
+                while True:
+                    wait_start = time.perf_counter()
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    waits.append(time.perf_counter() - wait_start)
+                    epoch_losses.append(self._step(*batch))
+                    bar.update()
+                    if len(epoch_losses) % cfg.log_every == 0:  # reading a loss syncs with the GPU: not every step
+                        bar.set_postfix(loss=f"{float(torch.stack(epoch_losses[-cfg.log_every:]).mean()):.4f}")
+                    if max_steps is not None and len(losses) + len(epoch_losses) >= max_steps:
+                        bar.close()
+                        return losses + torch.stack(epoch_losses).float().cpu().tolist()
+                bar.close()
+                epoch_values = torch.stack(epoch_losses).float().cpu().tolist()
+                losses += epoch_values
+                elapsed = time.perf_counter() - epoch_start
                 lr = self.optimizer.param_groups[0]["lr"]
                 self.scheduler.step()
                 self.state.epoch += 1
-                pairs_per_s = steps_per_epoch * cfg.batch_size / elapsed
-                writer.writerow([self.state.epoch, self.state.step, f"{np.mean(epoch_losses):.5f}", lr,
-                                 f"{pairs_per_s:.2f}"])
-                handle.flush()
-                if self.state.epoch % cfg.checkpoint_every == 0 or self.state.epoch == cfg.epochs:
+                row = {
+                    "epoch": self.state.epoch, "step": self.state.step, "loss": float(np.mean(epoch_values)),
+                    "lr": lr, "pairs_per_s": len(epoch_values) * cfg.batch_size * self.world / elapsed,
+                    # A step "waited" when its batch was not ready: ~0.1 ms to take a prefetched one.
+                    "data_wait": float(np.mean(np.array(waits) > 1e-3)),
+                }
+                last = self.state.epoch == cfg.epochs
+                out_of_time = cfg.max_minutes > 0 and time.perf_counter() - started > cfg.max_minutes * 60
+                if self.val_sequences and (self.state.epoch % cfg.val_every == 0 or last or out_of_time):
+                    row["val_auc"], row["val_prec"] = siamfc_val_scores(self.model, self.val_sequences, self.device)
+                log.write(row)
+                if self.state.epoch % cfg.checkpoint_every == 0 or last or out_of_time:
                     self.save()
+                if out_of_time:
+                    print(f"twintrack: max_minutes={cfg.max_minutes} reached after epoch {self.state.epoch}")
+                    break
+        if self.rank == 0:
+            plot_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
         return losses
 
     def save(self) -> None:
+        if self.rank != 0:
+            return
         save_checkpoint(self.run_dir / CHECKPOINT, self.checkpoint_payload())
         save_weights(self.model, self.run_dir / WEIGHTS, arch="siamfc_vggm",
                      extra={"epoch": self.state.epoch, "step": self.state.step})

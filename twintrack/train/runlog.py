@@ -1,0 +1,56 @@
+"""A run folder's per-epoch log: metrics.csv (appended, so resumed runs continue it) and TensorBoard events."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from twintrack.train.events import EventWriter
+
+COLUMNS = ("epoch", "step", "loss", "lr", "pairs_per_s", "data_wait", "val_auc", "val_prec")
+
+
+class RunLog:
+    """``write(row)`` appends one epoch's row to metrics.csv and its numbers to ``tb/`` as scalars.
+
+    Disabled (``enabled=False``) on every DDP process but the first, so one process writes the files.
+    """
+
+    def __init__(self, run_dir, enabled: bool = True) -> None:
+        self.run_dir = Path(run_dir)
+        self.enabled = enabled
+
+    def __enter__(self) -> "RunLog":
+        if self.enabled:
+            path = self.run_dir / "metrics.csv"
+            new_file = not path.exists()
+            self.handle = open(path, "a", newline="")
+            self.writer = csv.DictWriter(self.handle, fieldnames=COLUMNS)
+            if new_file:
+                self.writer.writeheader()
+            self.events = EventWriter(self.run_dir / "tb")
+        return self
+
+    def write(self, row: dict) -> None:
+        if not self.enabled:
+            return
+        self.writer.writerow({k: _format(row.get(k)) for k in COLUMNS})
+        self.handle.flush()
+        for key, value in row.items():
+            if key not in ("epoch", "step") and value is not None:
+                self.events.add_scalar(f"train/{key}" if not key.startswith("val_") else f"val/{key[4:]}",
+                                       float(value), int(row["step"]))
+        self.events.flush()
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            self.handle.close()
+            self.events.close()
+
+
+def _format(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
