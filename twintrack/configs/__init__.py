@@ -204,6 +204,12 @@ def _coerce(value, annotation, key: str):
         raise UserError(f"config key '{key}' needs true or false (got {value!r})")
     if target is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if target is float and isinstance(value, str):
+        # YAML 1.1 reads "5e-07" (no dot) as a string; Python's float() reads it as people mean it.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if target is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if target is str and isinstance(value, str):
