@@ -20,7 +20,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from twintrack.eval import cli as eval_cli
     from twintrack.tracker import cli as tracker_cli
     from twintrack.train import cli as train_cli
     from twintrack.train import lr_find
@@ -31,7 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     train_cli.add_parser(subparsers)
     lr_find.add_parser(subparsers)
     train_cli.add_precrop_parser(subparsers)
-    eval_cli.add_parser(subparsers)
+    try:
+        from twintrack.eval import cli as eval_cli
+    except ImportError:  # got10k is not installed (e.g. on a bare GPU machine): the other commands still work
+        eval_cli = None
+    if eval_cli is not None:
+        eval_cli.add_parser(subparsers)
     return parser
 
 
