@@ -302,15 +302,20 @@ def tracked(moving_clip):
 
 
 def test_online_fine_tuning_lowers_the_loss():
-    # A textured target on noise; measured first-5 mean 0.88, last-5 mean 0.62 (weight seed 0, tracker seed 0).
+    # A textured target on noise. Hard negative mining makes single runs of 10 steps noisy (one tracker seed in
+    # six ends higher than it starts), so the losses are averaged over tracker seeds 0-3: measured first-5 mean
+    # 1.00, last-5 mean 0.81 (weight seed 0).
     rng = np.random.default_rng(5)
     frame = rng.integers(0, 256, (120, 120, 3), dtype=np.uint8)
     frame[40:72, 50:82] = textured_patch(rng, 32)
-    tracker = make_tracker(seed=0)
-    tracker.init(frame, (50, 40, 32, 32))
-    losses = np.array(tracker.init_losses)
-    assert len(losses) == SMALL["maxiter_init"] and np.isfinite(losses).all()
-    assert losses[-5:].mean() < losses[:5].mean(), np.round(losses, 3)
+    runs = []
+    for seed in range(4):
+        tracker = make_tracker(seed=seed)
+        tracker.init(frame, (50, 40, 32, 32))
+        runs.append(tracker.init_losses)
+    losses = np.array(runs)
+    assert losses.shape == (4, SMALL["maxiter_init"]) and np.isfinite(losses).all()
+    assert losses[:, -5:].mean() < losses[:, :5].mean(), np.round(losses, 3)
 
 
 def test_mdnet_follows_a_moving_texture(moving_clip, tracked):
@@ -420,7 +425,7 @@ def test_shipped_mdnet_weights_on_bag_reach_floor():
     tracker = create_tracker("mdnet", device="cpu", seed=0)
     result = run_sequence(tracker, sequence)
     assert_inside(result.boxes, *_frame_wh(sequence.frames[0]))
-    # Measured 0.675 with the shipped weights (README figures); the floor leaves room for BLAS differences.
+    # Measured 0.683 with the shipped weights (README figures); the floor leaves room for BLAS differences.
     assert result.score.success_auc > 0.5, result.score
 
 

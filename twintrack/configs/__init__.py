@@ -146,7 +146,12 @@ class MDNetConfig:
     bbreg_iou_min: float = 0.6
     bbreg_lambda: float = 1000.0
     dropout: float = 0.5
-    bf16: bool = False
+    # bfloat16 conv pass and fc4: true, false, or auto (on CPUs with native bf16 units, AVX512-BF16 or AMX).
+    bf16: bool | str = "auto"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.bf16, bool) or self.bf16 == "auto"):
+            raise UserError(f"config key 'bf16' needs true, false or auto (got {self.bf16!r})")
 
 
 @dataclass(frozen=True)
