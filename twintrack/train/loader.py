@@ -69,5 +69,8 @@ def make_loader(sampler: PairSampler, seed: int, pairs_per_epoch: int, batch_siz
         persistent_workers=workers > 0,  # keep each worker's crop cache across epochs
         prefetch_factor=4 if workers > 0 else None,
         worker_init_fn=_quiet_worker if workers > 0 else None,
+        # spawn, not fork: a forked child inherits OpenCV's and OpenMP's thread pools mid-state and can hang in
+        # them (seen in the test suite); spawned workers start clean, at ~2 s each, once per run.
+        multiprocessing_context="spawn" if workers > 0 else None,
     )
     return loader, shard
