@@ -25,7 +25,7 @@ from twintrack.models import SiamFCNet
 from twintrack.models.mdnet import MDNet
 from twintrack.tracker.sources import read_image
 from twintrack.train.datasets import Sequence
-from twintrack.train.optim import build_optimizer, build_scheduler, check_train_config, lr_groups, on_epoch_start
+from twintrack.train.optim import build_optimization, check_train_config, lr_groups, on_epoch_start
 from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
 from twintrack.weights import load_weights, save_weights
 
@@ -90,11 +90,8 @@ class MDNetTrainer:
             (head.branches.parameters(), config.fc6_lr_mult),
             (self.model.backbone.parameters(), config.conv_lr_mult),
         ])
-        self.optimizer = build_optimizer(config.optimizer, groups, config.lr, config.momentum, config.weight_decay,
-                                         sgd_lr=config.sgd_lr)
         # Counted in iterations; fit() places it at each iteration (a pure function of the step: resume is exact).
-        self.scheduler = build_scheduler(self.optimizer, config.lr_schedule, config.iterations, config.lr,
-                                         config.lr_final, config.lr_step_epochs, config.lr_step_gamma)
+        self.optimizer, self.scheduler = build_optimization(config, groups, config.iterations)
         self.rng = np.random.default_rng(config.seed)
         self.step = 0
 

@@ -225,6 +225,15 @@ class EpochSchedule:
         self.set_epoch(state["epoch"])
 
 
+def build_optimization(config, groups, length: int):
+    """The optimizer and its schedule from a training config (either tracker); ``length``: epochs or iterations."""
+    optimizer = build_optimizer(config.optimizer, groups, config.lr, config.momentum, config.weight_decay,
+                                sgd_lr=config.sgd_lr)
+    scheduler = build_scheduler(optimizer, config.lr_schedule, length, config.lr, config.lr_final,
+                                config.lr_step_epochs, config.lr_step_gamma)
+    return optimizer, scheduler
+
+
 def exponential_gamma(lr: float, lr_final: float, epochs: int) -> float:
     """Per-epoch decay factor that takes ``lr`` to ``lr_final`` over ``epochs`` epochs."""
     return (lr_final / lr) ** (1.0 / max(1, epochs)) if lr > 0 else 1.0

@@ -14,13 +14,13 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from twintrack.configs import SiamFCTrainConfig, config_to_dict
+from twintrack.eval.sequences import load_folder_sequences
 from twintrack.models import SiamFCNet, init_weights
 from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
+from twintrack.train.curves import plot_training_curves
 from twintrack.train.datasets import Sequence
 from twintrack.train.losses import balanced_logistic_loss
-from twintrack.train.optim import build_optimizer, build_scheduler, check_train_config, lr_groups, on_epoch_start
-from twintrack.eval.sequences import load_folder_sequences
-from twintrack.train.curves import plot_training_curves
+from twintrack.train.optim import build_optimization, check_train_config, lr_groups, on_epoch_start
 from twintrack.train.loader import make_loader
 from twintrack.train.pairs import PairSampler
 from twintrack.train.runlog import RunLog
@@ -56,10 +56,7 @@ class SiamFCTrainer:
             (backbone.conv3.parameters(), config.conv3_lr_mult),
             (self.model.head.parameters(), config.head_lr_mult),
         ])
-        self.optimizer = build_optimizer(config.optimizer, groups, config.lr, config.momentum, config.weight_decay,
-                                         sgd_lr=config.sgd_lr)
-        self.scheduler = build_scheduler(self.optimizer, config.lr_schedule, config.epochs, config.lr,
-                                         config.lr_final, config.lr_step_epochs, config.lr_step_gamma)
+        self.optimizer, self.scheduler = build_optimization(config, groups, config.epochs)
         self.rng = np.random.default_rng(config.seed)
         self.state = TrainState()
         # Under torchrun every process trains a replica on its shard of each epoch; gradients are all-reduced.
