@@ -133,6 +133,17 @@ CLIP_SIZE = (96, 96)  # H, W
 CLIP_PATCH = 24
 
 
+def write_training_set(root: Path, count: int = 2, frames: int = 6, seed: int = 200, frame_size=(64, 64),
+                       target: int = 16, start=(10, 12)) -> Path:
+    """``count`` OTB-style training sequences under ``root``: a textured target moving 2 px right and 1 px down
+    per frame over noise (a different clip per sequence)."""
+    for s in range(count):
+        clip_frames, boxes = moving_target_clip(frames, frame_size, target, start, (2, 1), background="noise",
+                                                seed=seed + s)
+        write_sequence_folder(root / f"seq{s}", clip_frames, boxes)
+    return root
+
+
 @pytest.fixture(scope="session")
 def clip():
     """12 frames 96x96: a 24x24 textured square moving 2 px right and 1 px down per frame over noise."""

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from conftest import moving_target_clip, write_sequence_folder
+from conftest import write_training_set
 from twintrack.cli import main
 from twintrack.train.babysit import overfit_batch, verdict
 
@@ -15,11 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("babysit_data")
-    for s in range(2):
-        frames, boxes = moving_target_clip(6, (64, 64), 16, (10, 12), (2, 1), background="noise", seed=300 + s)
-        write_sequence_folder(root / f"seq{s}", frames, boxes)
-    return root
+    return write_training_set(tmp_path_factory.mktemp("babysit_data"), count=2, frames=6, seed=300)
 
 
 class FakeTrainer:

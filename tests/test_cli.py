@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-import yaml
 from safetensors.torch import save_file
 
 import twintrack

@@ -126,8 +126,6 @@ def test_replace_returns_a_new_checked_config():
 
 
 def test_config_file_path_and_to_dict_round_trip(tmp_path):
-    import yaml
-
     cfg = load_config("train_siamfc", {"epochs": 3})
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(config_to_dict(cfg)))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import moving_target_clip, write_sequence_folder
+from conftest import write_training_set
 from twintrack.cli import main
 from twintrack.configs import load_config
 from twintrack.errors import UserError
@@ -25,11 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lr_find_data")
-    for s in range(2):
-        frames, boxes = moving_target_clip(6, (64, 64), 16, (10, 12), (2, 1), background="noise", seed=400 + s)
-        write_sequence_folder(root / f"seq{s}", frames, boxes)
-    return root
+    return write_training_set(tmp_path_factory.mktemp("lr_find_data"), count=2, frames=6, seed=400)
 
 
 def test_suggest_picks_the_steepest_descent():

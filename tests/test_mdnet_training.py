@@ -8,7 +8,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import moving_target_clip, write_sequence_folder
+from conftest import moving_target_clip, write_training_set
 from twintrack.configs import config_to_dict, load_config
 from twintrack.errors import UserError
 from twintrack.models.mdnet import MDNet
@@ -37,11 +37,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     """Two 6-frame OTB-style sequences (JPEG + 1-based groundtruth_rect.txt): a 24x24 texture moving on noise."""
-    root = tmp_path_factory.mktemp("mdnet_data")
-    for s in range(2):
-        frames, boxes = moving_target_clip(6, (96, 96), 24, (20, 24), (2, 1), background="noise", seed=10 + s)
-        write_sequence_folder(root / f"seq{s}", frames, boxes)
-    return root
+    return write_training_set(tmp_path_factory.mktemp("mdnet_data"), count=2, frames=6, seed=10, frame_size=(96, 96),
+                              target=24, start=(20, 24))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import moving_target_clip, write_sequence_folder
+from conftest import write_training_set
 from twintrack.cli import main
 from twintrack.configs import load_config
 from twintrack.errors import UserError
@@ -249,11 +249,7 @@ def test_schedules_keep_group_ratios_and_resume_exactly(kind):
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("optim_data")
-    for s in range(2):
-        frames, boxes = moving_target_clip(6, (64, 64), 16, (10, 12), (2, 1), background="noise", seed=200 + s)
-        write_sequence_folder(root / f"seq{s}", frames, boxes)
-    return root
+    return write_training_set(tmp_path_factory.mktemp("optim_data"), count=2, frames=6, seed=200)
 
 
 @pytest.fixture(scope="module")

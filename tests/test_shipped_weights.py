@@ -6,7 +6,6 @@ Floors are set from measurement (see the README's figures) with a margin for CPU
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import twintrack
 from twintrack.cli import main

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import moving_target_clip, write_sequence_folder
+from conftest import write_training_set
 from twintrack.configs import load_config
 from twintrack.errors import UserError
 from twintrack.models import SiamFCNet
@@ -32,11 +32,7 @@ SMALL = {"batch_size": 4, "search_size": 143, "r_pos": 6.0, "autocast_bf16": Fal
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("scale_data")
-    for s in range(2):
-        frames, boxes = moving_target_clip(6, (64, 64), 16, (10, 12), (2, 1), background="noise", seed=200 + s)
-        write_sequence_folder(root / f"seq{s}", frames, boxes)
-    return root
+    return write_training_set(tmp_path_factory.mktemp("scale_data"), count=2, frames=6, seed=200)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import moving_target_clip, write_sequence_folder
+from conftest import write_training_set
 from twintrack.cli import main
 from twintrack.configs import config_to_dict, load_config
 from twintrack.errors import UserError
@@ -22,11 +22,7 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     """Three 8-frame sequences: 64x64 noise frames, a 16x16 textured target moving 2 px / 1 px per frame."""
-    root = tmp_path_factory.mktemp("train_data")
-    for s in range(3):
-        frames, boxes = moving_target_clip(8, (64, 64), 16, (10, 12), (2, 1), background="noise", seed=100 + s)
-        write_sequence_folder(root / f"seq{s}", frames, boxes)
-    return root
+    return write_training_set(tmp_path_factory.mktemp("train_data"), count=3, frames=8, seed=100)
 
 
 @pytest.fixture(scope="module")
