@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from twintrack.cli import main
 from twintrack.configs import config_to_dict, load_config
 from twintrack.errors import UserError
 from twintrack.models import SiamFCNet
+from twintrack.train.checkpoint import load_checkpoint, save_checkpoint
 from twintrack.train.datasets import discover
 from twintrack.train.siamfc_trainer import CHECKPOINT, WEIGHTS, SiamFCTrainer
 from twintrack.weights import load_weights
@@ -185,3 +188,14 @@ def test_cli_train_missing_config_file_exits_2(data_root, tmp_path, capsys):
             "--config", str(tmp_path / "missing.yaml")]
     assert main(argv) == 2
     assert_one_error_line(capsys.readouterr().err)
+
+
+def test_resume_from_an_older_checkpoint_names_the_missing_keys(sequences, interrupted_run, tmp_path):
+    """A checkpoint written before a config key existed is refused with that key named, not with an empty list."""
+    run_dir = tmp_path / "old"
+    shutil.copytree(interrupted_run, run_dir)
+    payload = load_checkpoint(run_dir / CHECKPOINT)
+    del payload["config"]["max_minutes"]
+    save_checkpoint(run_dir / CHECKPOINT, payload)
+    with pytest.raises(UserError, match="max_minutes"):
+        make_trainer(sequences, run_dir).resume()

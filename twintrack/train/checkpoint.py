@@ -29,7 +29,10 @@ def load_for_resume(path: Path, config) -> dict | None:
     payload = load_checkpoint(path)
     current = config_to_dict(config)
     if payload["config"] != current:
-        changed = sorted(k for k, v in payload["config"].items() if current.get(k) != v)
+        saved = payload["config"]
+        # Keys on either side: a checkpoint from an older version lacks the keys added since.
+        changed = sorted(k for k in saved.keys() | current.keys()
+                         if saved.get(k, "<absent>") != current.get(k, "<absent>"))
         raise UserError(f"--resume: {path} was trained with other settings ({', '.join(changed)}); use them")
     return payload
 
