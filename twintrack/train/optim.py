@@ -146,13 +146,16 @@ class AdamThenSGD(torch.optim.Optimizer):
                 self._adam_step(group)
         return loss
 
+    def _gradients(self, group: dict):
+        """(parameter, gradient with L2 weight decay added, state) for each parameter of ``group`` with a gradient."""
+        for p in group["params"]:
+            if p.grad is not None:
+                grad = p.grad.add(p, alpha=group["weight_decay"]) if group["weight_decay"] else p.grad
+                yield p, grad, self.state[p]
+
     def _sgd_step(self, group: dict) -> None:
         lr = group["lr"] * group["sgd_ratio"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad.add(p, alpha=group["weight_decay"]) if group["weight_decay"] else p.grad
-            state = self.state[p]
+        for p, grad, state in self._gradients(group):
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = grad.clone()
             else:
@@ -163,11 +166,7 @@ class AdamThenSGD(torch.optim.Optimizer):
         beta1, beta2 = group["betas"]
         # Accumulated as tensors and read once per group: one device sync per step, only when the estimate is used.
         p_dot_p = p_dot_g = None
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = p.grad.add(p, alpha=group["weight_decay"]) if group["weight_decay"] else p.grad
-            state = self.state[p]
+        for p, grad, state in self._gradients(group):
             if "exp_avg" not in state:
                 state["step"] = 0
                 state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
