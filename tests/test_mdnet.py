@@ -296,7 +296,10 @@ def moving_clip():
 @pytest.fixture(scope="module")
 def tracked(moving_clip):
     frames, gt = moving_clip
-    tracker = make_tracker(seed=0)
+    # region_size 191, not SMALL's 127: a 127 region spans only one target side each way, and since the next frame
+    # is searched around the classification box (box regression is output only, as in py-MDNet), random-init
+    # features let the box lag until the texture leaves the region (mean IoU 0.17 with weight seed 0).
+    tracker = make_tracker(seed=0, region_size=191)
     boxes, scores = run(tracker, frames, gt[0])
     return tracker, boxes, scores
 
@@ -319,7 +322,8 @@ def test_online_fine_tuning_lowers_the_loss():
 
 
 def test_mdnet_follows_a_moving_texture(moving_clip, tracked):
-    # Measured mean IoU 0.85 (min 0.75) with weight seeds 0-2 at 0.83-0.86; a box that stayed put would end at IoU 0.
+    # Measured mean IoU 0.85 and 0.88 with weight seeds 0 and 1 (last five frames >= 0.78); a box that stayed put
+    # would end at IoU 0.
     _, gt = moving_clip
     _, boxes, _ = tracked
     overlaps = iou(boxes[1:], gt[1:])

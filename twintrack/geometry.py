@@ -186,16 +186,18 @@ def jitter_boxes(
     translate: float,
     scale: float,
     frame_wh=None,
+    aspect: float = 1.0,
 ) -> np.ndarray:
     """``count`` boxes around ``box``: centre moved by N(0, translate * mean side), size by 1.05 ** N(0, scale).
 
-    MDNet's Gaussian candidate generator; used for tracking candidates and training samples.
+    MDNet's Gaussian candidate generator; used for tracking candidates and training samples. ``aspect`` > 1 also
+    scales width and height independently by aspect ** U(-1, 1) (py-MDNet's aspect jitter).
     """
     cx, cy, w, h = xywh_to_cxcywh(np.asarray(box, dtype=np.float64).reshape(4))
     mean_side = (w + h) / 2
     offsets = rng.standard_normal((count, 2)) * translate * mean_side
     factors = 1.05 ** (rng.standard_normal((count, 1)) * scale)
-    sizes = np.array([w, h]) * factors
+    sizes = np.array([w, h]) * factors * _aspect_factors(rng, count, aspect)
     out = cxcywh_to_xywh(np.concatenate([np.array([cx, cy]) + offsets, sizes], axis=1))
     if frame_wh is not None:
         out = clip_boxes(out, frame_wh[0], frame_wh[1], min_size=4)
@@ -203,17 +205,25 @@ def jitter_boxes(
 
 
 def uniform_boxes(
-    rng: np.random.Generator, box, count: int, translate: float, scale: float, frame_wh=None
+    rng: np.random.Generator, box, count: int, translate: float, scale: float, frame_wh=None, aspect: float = 1.0
 ) -> np.ndarray:
-    """``count`` boxes with centres moved uniformly within +-translate * mean side, size by 1.05 ** U(-scale, scale)."""
+    """``count`` boxes with centres moved uniformly within +-translate * mean side, size by 1.05 ** U(-scale, scale)
+    (and by aspect ** U(-1, 1) per side, as in jitter_boxes)."""
     cx, cy, w, h = xywh_to_cxcywh(np.asarray(box, dtype=np.float64).reshape(4))
     mean_side = (w + h) / 2
     offsets = rng.uniform(-1, 1, (count, 2)) * translate * mean_side
-    factors = 1.05 ** rng.uniform(-scale, scale, (count, 1))
+    factors = 1.05 ** rng.uniform(-scale, scale, (count, 1)) * _aspect_factors(rng, count, aspect)
     out = cxcywh_to_xywh(np.concatenate([np.array([cx, cy]) + offsets, np.array([w, h]) * factors], axis=1))
     if frame_wh is not None:
         out = clip_boxes(out, frame_wh[0], frame_wh[1], min_size=4)
     return out
+
+
+def _aspect_factors(rng: np.random.Generator, count: int, aspect: float) -> np.ndarray | float:
+    """Per-side size factors aspect ** U(-1, 1); 1.0 (and no random draw, so old streams stay) when aspect is 1."""
+    if aspect == 1.0:
+        return 1.0
+    return aspect ** rng.uniform(-1, 1, (count, 2))
 
 
 def sample_by_iou(

@@ -139,12 +139,17 @@ class MDNetConfig:
     trans_neg_init: float = 1.0
     trans_neg: float = 2.0
     scale_neg: float = 5.0
+    pos_scale: float = 1.0
     top_k: int = 5
+    template_weight: float = 0.0
     # Bounding-box regression.
     use_bbreg: bool = True
     n_bbreg: int = 1000
     bbreg_iou_min: float = 0.6
     bbreg_lambda: float = 1000.0
+    bbreg_feedback: bool = False
+    bbreg_scale: float = 3.0
+    bbreg_aspect: float = 1.0
     dropout: float = 0.5
     # bfloat16 conv pass and fc4: true, false, or auto (on CPUs with native bf16 units, AVX512-BF16 or AMX).
     bf16: bool | str = "auto"

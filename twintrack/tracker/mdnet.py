@@ -29,6 +29,7 @@ from twintrack.models.backbone import fold_batchnorm
 from twintrack.models.mdnet import MDNet, cells_first_weight
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 from twintrack.tracker.bbreg import BoxRegressor
+from twintrack.tracker.template_prior import TemplatePrior
 from twintrack.tracker.timing import StageTimer
 
 
@@ -158,9 +159,11 @@ class MDNetTracker:
             self._fc4_bias = fc4.bias.detach().to(dtype)
 
         region = self.extractor.region(frame, box, self.avg_color)
+        # The region is centred on the box: the target's centre is the region's centre.
+        self.prior = TemplatePrior(region.feature_map, cfg.region_size / 2) if cfg.template_weight > 0 else None
         with self._stage("sampling"):
             pos_boxes = sample_by_iou(self.rng, jitter_boxes, box, cfg.n_pos_init, (cfg.pos_iou_init_min, 1.0),
-                                      translate=0.1, scale=1.0, frame_wh=self.frame_wh)
+                                      translate=0.1, scale=cfg.pos_scale, frame_wh=self.frame_wh)
             neg_boxes = np.concatenate([
                 sample_by_iou(self.rng, uniform_boxes, box, cfg.n_neg_init // 2, (0.0, cfg.neg_iou_init_max),
                               translate=cfg.trans_neg_init, scale=cfg.scale_neg, frame_wh=self.frame_wh),
@@ -177,7 +180,8 @@ class MDNetTracker:
         if cfg.use_bbreg:
             with self._stage("sampling"):
                 reg_boxes = sample_by_iou(self.rng, uniform_boxes, box, cfg.n_bbreg, (cfg.bbreg_iou_min, 1.0),
-                                          translate=0.3, scale=3.0, frame_wh=self.frame_wh)
+                                          translate=0.3, scale=cfg.bbreg_scale, aspect=cfg.bbreg_aspect,
+                                          frame_wh=self.frame_wh)
             if len(reg_boxes) >= 10:
                 reg_feat = region.pool(reg_boxes).numpy()
                 with self._stage("bbreg"):
@@ -201,25 +205,31 @@ class MDNetTracker:
         cand_inputs = self._inputs(cand_pooled)
         with self._stage("scoring"):
             scores = self._scores(cand_inputs)
-            top = np.argsort(-scores)[: cfg.top_k]
+            ranking = scores
+            if self.prior is not None:
+                centres_px = (candidates[:, :2] + candidates[:, 2:] / 2 - region.origin) * region.scale
+                ranking = scores + cfg.template_weight * self.prior.at(self.prior.response(region.feature_map),
+                                                                         centres_px)
+            top = np.argsort(-ranking)[: cfg.top_k]
         target_score = float(scores[top].mean())
         success = target_score > 0
-        new_target = candidates[top].mean(axis=0)
-
+        self.target = clip_box(candidates[top].mean(axis=0), *self.frame_wh, min_size=4)
+        result_box = self.target
         if success:
             self.trans = cfg.trans
             if self.regressor is not None:
                 with self._stage("bbreg"):
                     refined = self.regressor.predict(cand_pooled[top].numpy(), candidates[top]).mean(axis=0)
-                new_target = refined
+                result_box = clip_box(refined, *self.frame_wh, min_size=4)
+                if cfg.bbreg_feedback:
+                    self.target = result_box
         else:
             self.trans = min(self.trans * 1.1, cfg.trans_limit)
-        self.target = clip_box(new_target, *self.frame_wh, min_size=4)
 
         if success:  # collect samples around the new box from the same feature map
             with self._stage("sampling"):
                 pos_boxes = sample_by_iou(self.rng, jitter_boxes, self.target, cfg.n_pos_update,
-                                          (cfg.pos_iou_update_min, 1.0), translate=0.1, scale=1.0,
+                                          (cfg.pos_iou_update_min, 1.0), translate=0.1, scale=cfg.pos_scale,
                                           frame_wh=self.frame_wh)
                 neg_boxes = sample_by_iou(self.rng, uniform_boxes, self.target, cfg.n_neg_update,
                                           (0.0, cfg.neg_iou_update_max), translate=cfg.trans_neg,
@@ -240,7 +250,7 @@ class MDNetTracker:
                 self._train(torch.cat(list(self.pos_memory)), torch.cat(list(self.neg_memory)),
                             cfg.maxiter_update, self.update_optimizer)
 
-        return TrackResult(box=self.target.copy(), score=float(1 / (1 + np.exp(-target_score))))
+        return TrackResult(box=result_box.copy(), score=float(1 / (1 + np.exp(-target_score))))
 
     # --------------------------------------------------------------------------------------------- internals
     def _reset_head(self) -> None:
