@@ -147,9 +147,14 @@ def test_frozen_backbone_keeps_conv_weights_and_trains_the_head(trained):
 def test_conv_lr_mult_above_zero_trains_the_backbone(sequences, tmp_path):
     trainer = make_trainer(sequences, tmp_path / "run", conv_lr_mult=0.1, iterations=2)
     before = trainer.model.backbone.conv1[0].weight.detach().clone()
+    statistics = {k: v.clone() for k, v in trainer.model.backbone.state_dict().items() if "running" in k}
     trainer.fit(progress=False)
     assert not trainer.freeze_conv
     assert not torch.equal(trainer.model.backbone.conv1[0].weight, before)
+    # BatchNorm keeps its statistics while the convs learn (8 regions a step are too few for batch statistics).
+    assert len(statistics) == 4
+    for key, value in statistics.items():
+        assert torch.equal(trainer.model.backbone.state_dict()[key], value), key
 
 
 def test_exported_weights_drive_the_tracker(trained, data_root):

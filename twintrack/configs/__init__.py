@@ -122,7 +122,7 @@ class MDNetConfig:
     lr_update: float = 0.001
     long_interval: int = 10
     n_frames_long: int = 100
-    n_frames_short: int = 20
+    n_frames_short: int = 30
     # Mini-batches and hard negative mining.
     batch_pos: int = 32
     batch_neg: int = 96

@@ -2,9 +2,12 @@
 
 Per frame: 256 Gaussian candidates around the last box are scored by the fc layers on features from one conv
 pass over a search region (RoIAlign, RT-MDNet) or from one 107x107 crop per candidate (classic MDNet). The mean
-of the top 5 is the new box, refined by the first-frame box regressor. A best score below 0 is a failure: the
-search widens and a short-term update runs; otherwise a long-term update runs every 10 frames. Sample memories are
-bounded deques of pooled features, so memory stays constant on long videos.
+of the top 5 is the new target, around which the next frame's candidates and this frame's training samples are
+drawn; the first-frame box regressor refines it into the reported box only (as py-MDNet does: fed back, a biased
+regressor compounds frame after frame). A best score below 0 is a failure: the search widens and a short-term
+update runs; otherwise a long-term update runs every 10 frames. Sample memories are bounded deques of pooled
+features, so memory stays constant on long videos. Optionally (``template_weight``) SiamFC's first-frame template,
+correlated on the same conv pass, adds to the candidates' ranking.
 """
 
 from __future__ import annotations

@@ -151,7 +151,9 @@ class MDNetTrainer:
     def train_step(self, domain_index: int, images, pos_rois, neg_rois) -> float:
         model = self.model
         model.head.train()
-        model.backbone.train(not self.freeze_conv)
+        # BatchNorm keeps the SiamFC-trained statistics even when the conv weights learn: 8 regions per step are
+        # too few for batch statistics, and the tracker folds the running ones into the convs.
+        model.backbone.eval()
         with torch.set_grad_enabled(not self.freeze_conv), torch.autocast(
             self.device.type, dtype=torch.bfloat16, enabled=self.config.autocast_bf16
         ):
