@@ -85,6 +85,15 @@ def test_template_needs_a_map_at_least_as_large_as_the_exemplar():
         TemplatePrior(noise_map(size=9), target_centre_px=36.0)
 
 
+def test_template_weight_with_a_too_small_region_is_a_config_error():
+    from twintrack.configs import load_config
+    from twintrack.errors import UserError
+
+    with pytest.raises(UserError, match="template_weight.*region_size >= 127"):
+        load_config("mdnet", {"template_weight": 1.0, "region_size": 111})
+    assert load_config("mdnet", {"template_weight": 1.0, "region_size": 127}).region_size == 127
+
+
 # ------------------------------------------------------------------------------------- the tracker's output box
 
 

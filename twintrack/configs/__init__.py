@@ -157,6 +157,8 @@ class MDNetConfig:
     def __post_init__(self) -> None:
         if not (isinstance(self.bf16, bool) or self.bf16 == "auto"):
             raise UserError(f"config key 'bf16' needs true, false or auto (got {self.bf16!r})")
+        if self.template_weight > 0 and self.region_size < 127:  # the template is SiamFC's 127-pixel exemplar
+            raise UserError(f"config key 'template_weight' needs region_size >= 127 (got {self.region_size})")
 
 
 @dataclass(frozen=True)
