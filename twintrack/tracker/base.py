@@ -13,10 +13,16 @@ from twintrack.geometry import box_is_valid, to_rgb_uint8
 
 @dataclass(frozen=True)
 class TrackResult:
-    """One frame's answer: a 0-based ``x, y, w, h`` box inside the frame and a confidence score."""
+    """One frame's answer: a 0-based ``x, y, w, h`` box inside the frame and a confidence score.
+
+    ``score`` is calibrated so that 0.5 is the boundary between "target present" and "target lost"; ``lost`` is
+    the tracker's own verdict (OpenCV's ``ok`` is ``not lost``). While lost, ``box`` is the last position the
+    tracker believes in, not a fresh detection.
+    """
 
     box: np.ndarray
     score: float
+    lost: bool = False
 
 
 @runtime_checkable
