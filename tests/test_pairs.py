@@ -222,11 +222,11 @@ def test_from_got10k_wraps_any_indexable_dataset():
 
 
 def test_discover_shared_training_data():
-    """The shared train split (README: 49 sequences, 5,378 frames) loads with valid 0-based boxes."""
+    """The shared train split (its README: 61 sequences, 6,978 frames) loads with valid 0-based boxes."""
     root = require_shared_data("sot", "train")
     sequences = discover(root)
-    assert len(sequences) == 49
-    assert sum(len(s) for s in sequences) <= 5378
+    assert len(sequences) == 61
+    assert sum(len(s) for s in sequences) == 6978
     for sequence in sequences:
         assert len(sequence) > 0 and len(sequence.frames) == len(sequence.boxes)
         assert np.isfinite(sequence.boxes).all() and (sequence.boxes[:, 2:] > 1).all()
