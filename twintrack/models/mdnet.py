@@ -160,7 +160,7 @@ class MDNet(nn.Module):
         """
         shifted = rois.clone()
         shifted[:, 1:] -= FEATURE_ORIGIN - VGGM.total_stride / 2
-        pooled = roi_align(feature_map, shifted, POOLED_SIZE, spatial_scale=1 / VGGM.total_stride, sampling_ratio=2)
+        pooled = _roi_align_on_device(feature_map, shifted)
         flat = pooled.permute(0, 2, 3, 1).reshape(len(rois), -1) if cells_first else pooled.flatten(1)
         if torch.is_grad_enabled() and flat.requires_grad:  # the trainer, with conv layers learning
             return normalize(F.relu(flat))
@@ -181,6 +181,17 @@ class MDNet(nn.Module):
         if torch.is_grad_enabled() and flat.requires_grad:
             return normalize(F.relu(flat))
         return _relu_normalize_(flat)
+
+
+def _roi_align_on_device(feature_map: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+    """Our measured ``roi_align`` on CPU (about 10x faster than torchvision's scalar CPU kernel), torchvision's own
+    kernel elsewhere (its CUDA kernel is the maintained one; ours would launch a large gather there)."""
+    if feature_map.device.type == "cpu":
+        return roi_align(feature_map, rois, POOLED_SIZE, spatial_scale=1 / VGGM.total_stride, sampling_ratio=2)
+    from torchvision.ops import roi_align as torchvision_roi_align
+
+    return torchvision_roi_align(feature_map, rois.to(feature_map.dtype), POOLED_SIZE,
+                                 spatial_scale=1 / VGGM.total_stride, sampling_ratio=2, aligned=True)
 
 
 def cells_first_weight(weight: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ correlated on the same conv pass, adds to the candidates' ranking.
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from contextlib import nullcontext
 
@@ -127,6 +128,9 @@ class MDNetTracker:
         self.config = config
         self.device = device
         self.seed = seed
+        # An inference copy: BN folding and online fc training must not change the caller's network (a trainer
+        # validating its own model, two trackers built from one net).
+        net = copy.deepcopy(net)
         fold_batchnorm(net.backbone.eval())  # conv layers stay fixed online: fold BN once
         # channels_last: oneDNN's fastest conv layout on CPU (about 1.5x here, as for SiamFC), and RoIAlign then
         # reads the feature map's cells as contiguous rows without a copy.
@@ -186,7 +190,7 @@ class MDNetTracker:
                                           translate=0.3, scale=cfg.bbreg_scale, aspect=cfg.bbreg_aspect,
                                           frame_wh=self.frame_wh)
             if len(reg_boxes) >= 10:
-                reg_feat = region.pool(reg_boxes).numpy()
+                reg_feat = region.pool(reg_boxes).float().cpu().numpy()
                 with self._stage("bbreg"):
                     self.regressor = BoxRegressor(cfg.bbreg_lambda).fit(reg_feat, reg_boxes, box)
 
@@ -222,7 +226,8 @@ class MDNetTracker:
             self.trans = cfg.trans
             if self.regressor is not None:
                 with self._stage("bbreg"):
-                    refined = self.regressor.predict(cand_pooled[top].numpy(), candidates[top]).mean(axis=0)
+                    top_feat = cand_pooled[top].float().cpu().numpy()
+                    refined = self.regressor.predict(top_feat, candidates[top]).mean(axis=0)
                 result_box = clip_box(refined, *self.frame_wh, min_size=4)
                 if cfg.bbreg_feedback:
                     self.target = result_box
