@@ -12,6 +12,7 @@ import warnings
 import torch
 
 from twintrack.errors import UserError
+from twintrack.optional import require
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adabound", "swats", "adam_then_sgd")
 SCHEDULES = ("exponential", "step", "cosine", "constant")
@@ -73,8 +74,7 @@ def build_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_
     if name == "adam_then_sgd":
         return AdamThenSGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, sgd_lr=sgd_lr)
     # adabound, swats: from pytorch-optimizer rather than re-written, these are the published algorithms.
-    import pytorch_optimizer
-
+    pytorch_optimizer = require("pytorch_optimizer", f"optimizer '{name}'", extra="train")
     cls = pytorch_optimizer.AdaBound if name == "adabound" else pytorch_optimizer.SWATS
     return cls(params, lr=lr, weight_decay=weight_decay)
 
