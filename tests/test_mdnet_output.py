@@ -130,7 +130,7 @@ def test_template_prior_tracks_a_moving_texture(clip):
     # region_size 191: a 19-cell map, so the response has 9 x 9 cells (127 would leave it one cell).
     tracker = make_tracker(seed=0, template_weight=5.0, region_size=191)
     boxes, scores = run(tracker, frames, gt[0])
-    assert tracker.prior is not None and tracker.prior.response(torch.zeros(1, 512, 19, 19)).shape == (9, 9)
+    assert tracker.template is not None and tracker.template.response(torch.zeros(1, 512, 19, 19)).shape == (9, 9)
     assert_inside(boxes, *CLIP_WH)
     assert (scores >= 0).all() and (scores <= 1).all()
     assert iou(boxes[1:], gt[1:]).mean() > 0.6

@@ -151,14 +151,30 @@ class MDNetConfig:
     bbreg_scale: float = 3.0
     bbreg_aspect: float = 1.0
     dropout: float = 0.5
+    # Robustness (ours): learn only from frames scoring above update_min_score; keep the first frame's positives
+    # in every update; learn up to lookalike_negatives high-scoring off-target candidates per frame as negatives;
+    # after a failure, a redetect_region conv pass (0: off) and redetect_samples candidates at the SiamFC template's
+    # peak.
+    update_min_score: float = 0.0
+    keep_first_pos: bool = False
+    lookalike_negatives: int = 0
+    redetect_region: int = 0
+    redetect_samples: int = 0
+    # Calibrated score: sigmoid(score_scale * fc6 score + score_shift); below 0.5 the target is reported lost.
+    score_scale: float = 1.0
+    score_shift: float = 0.0
     # bfloat16 conv pass and fc4: true, false, or auto (on CPUs with native bf16 units, AVX512-BF16 or AMX).
     bf16: bool | str = "auto"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.bf16, bool) or self.bf16 == "auto"):
             raise UserError(f"config key 'bf16' needs true, false or auto (got {self.bf16!r})")
-        if self.template_weight > 0 and self.region_size < 127:  # the template is SiamFC's 127-pixel exemplar
-            raise UserError(f"config key 'template_weight' needs region_size >= 127 (got {self.region_size})")
+        for key in ("template_weight", "redetect_samples"):  # the template is SiamFC's 127-pixel exemplar
+            if getattr(self, key) > 0 and self.region_size < 127:
+                raise UserError(f"config key '{key}' needs region_size >= 127 (got {self.region_size})")
+        if 0 < self.redetect_region < self.region_size:
+            raise UserError(f"config key 'redetect_region' needs 0 (off) or at least region_size "
+                            f"{self.region_size} (got {self.redetect_region})")
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,13 @@ from twintrack.configs import MDNetConfig
 from twintrack.geometry import (
     clip_box,
     crop_and_resize,
+    iou,
     jitter_boxes,
     sample_by_iou,
     uniform_boxes,
     xywh_to_cxcywh,
 )
-from twintrack.models.backbone import fold_batchnorm
+from twintrack.models.backbone import VGGM, fold_batchnorm
 from twintrack.models.mdnet import MDNet, cells_first_weight
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 from twintrack.tracker.bbreg import BoxRegressor
@@ -68,14 +69,16 @@ class FeatureExtractor:
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
-    def region(self, frame: np.ndarray, around_box, avg_color) -> "RegionFeatures":
-        """One conv pass over a square region centred on ``around_box``, scaled so its mean side is target_pixels."""
+    def region(self, frame: np.ndarray, around_box, avg_color, region_size: int | None = None) -> "RegionFeatures":
+        """One conv pass over a square region centred on ``around_box``, scaled so its mean side is target_pixels;
+        ``region_size`` pixels a side (default: the config's; larger for a re-detection at the same scale)."""
         cfg = self.config
+        region_size = region_size or cfg.region_size
         cx, cy, w, h = xywh_to_cxcywh(np.asarray(around_box, dtype=np.float64))
         scale = cfg.target_pixels / np.sqrt(w * h)  # region pixels per frame pixel
-        side = cfg.region_size / scale
+        side = region_size / scale
         with self.stage("crop"):
-            crop = crop_and_resize(frame, (cx, cy), side, cfg.region_size, avg_color)
+            crop = crop_and_resize(frame, (cx, cy), side, region_size, avg_color)
             # HWC pixels seen as NCHW are already channels_last: no copy before the conv.
             tensor = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float()
         # no_grad, not inference_mode: pooled features become training inputs of the online updates.
@@ -165,9 +168,13 @@ class MDNetTracker:
             self._fc4_weight = cells_first_weight(fc4.weight.detach()).to(dtype)
             self._fc4_bias = fc4.bias.detach().to(dtype)
 
+        self.failures = 0  # consecutive frames whose best score was below 0
+        self.raw_score = None  # the last update's fc6 score (positive minus negative logit), before calibration
         region = self.extractor.region(frame, box, self.avg_color)
-        # The region is centred on the box: the target's centre is the region's centre.
-        self.prior = TemplatePrior(region.feature_map, cfg.region_size / 2) if cfg.template_weight > 0 else None
+        # The region is centred on the box: the target's centre is the region's centre. SiamFC's first-frame
+        # template ranks candidates (template_weight) and finds re-detection candidates (redetect_samples).
+        use_template = cfg.template_weight > 0 or cfg.redetect_samples > 0
+        self.template = TemplatePrior(region.feature_map, cfg.region_size / 2) if use_template else None
         with self._stage("sampling"):
             pos_boxes = sample_by_iou(self.rng, jitter_boxes, box, cfg.n_pos_init, (cfg.pos_iou_init_min, 1.0),
                                       translate=0.1, scale=cfg.pos_scale, frame_wh=self.frame_wh)
@@ -195,7 +202,11 @@ class MDNetTracker:
                     self.regressor = BoxRegressor(cfg.bbreg_lambda).fit(reg_feat, reg_boxes, box)
 
         # Bounded memories: positives of the last n_frames_long frames, negatives of the last n_frames_short.
-        self.pos_memory = deque([pos_feat[: cfg.n_pos_update]], maxlen=cfg.n_frames_long)
+        # With keep_first_pos the first frame's positives are kept apart, in every update: the one sure view of
+        # the target, which no run of frames with an occluder in the box can push out of the memory.
+        self.anchor_pos = pos_feat[: cfg.n_pos_update] if cfg.keep_first_pos else None
+        self.pos_memory = deque([] if cfg.keep_first_pos else [pos_feat[: cfg.n_pos_update]],
+                                maxlen=cfg.n_frames_long)
         self.neg_memory = deque([neg_feat[: cfg.n_neg_update]], maxlen=cfg.n_frames_short)
         self.initialised = True
 
@@ -205,21 +216,29 @@ class MDNetTracker:
         frame = check_frame(frame)
         cfg = self.config
         self.frame_index += 1
+        # After a failure the search widens (trans, below) and, with redetect_region, the conv pass covers a larger
+        # region at the same scale, so candidates far from the last box get real features instead of the border's.
+        redetect = self.failures > 0 and cfg.redetect_region > cfg.region_size
+        region = self.extractor.region(frame, self.target, self.avg_color,
+                                       cfg.redetect_region if redetect else cfg.region_size)
         with self._stage("sampling"):
             candidates = jitter_boxes(self.rng, self.target, cfg.n_samples, self.trans, cfg.scale, self.frame_wh)
-        region = self.extractor.region(frame, self.target, self.avg_color)
+            if self.failures > 0 and cfg.redetect_samples > 0:
+                candidates = np.concatenate([candidates, self._template_candidates(region)])
         cand_pooled = region.pool(candidates)
         cand_inputs = self._inputs(cand_pooled)
         with self._stage("scoring"):
             scores = self._scores(cand_inputs)
             ranking = scores
-            if self.prior is not None:
+            if cfg.template_weight > 0:
                 centres_px = (candidates[:, :2] + candidates[:, 2:] / 2 - region.origin) * region.scale
-                ranking = scores + cfg.template_weight * self.prior.at(self.prior.response(region.feature_map),
-                                                                         centres_px)
+                ranking = scores + cfg.template_weight * self.template.at(
+                    self.template.response(region.feature_map), centres_px)
             top = np.argsort(-ranking)[: cfg.top_k]
         target_score = float(scores[top].mean())
+        self.raw_score = target_score
         success = target_score > 0
+        self.failures = 0 if success else self.failures + 1
         self.target = clip_box(candidates[top].mean(axis=0), *self.frame_wh, min_size=4)
         result_box = self.target
         if success:
@@ -234,7 +253,9 @@ class MDNetTracker:
         else:
             self.trans = min(self.trans * 1.1, cfg.trans_limit)
 
-        if success:  # collect samples around the new box from the same feature map
+        # Learn only from frames the classifier is sure of (update_min_score): a partly occluded target scores
+        # just above 0, and samples drawn there teach the occluder as the target.
+        if target_score > max(cfg.update_min_score, 0.0):  # collect samples around the new box, same feature map
             with self._stage("sampling"):
                 pos_boxes = sample_by_iou(self.rng, jitter_boxes, self.target, cfg.n_pos_update,
                                           (cfg.pos_iou_update_min, 1.0), translate=0.1, scale=cfg.pos_scale,
@@ -245,22 +266,55 @@ class MDNetTracker:
             if len(pos_boxes) and len(neg_boxes):
                 # One pool and one fc4 for both sets: fewer, larger matrix products.
                 inputs = self._inputs(region.pool(np.concatenate([pos_boxes, neg_boxes])))
+                negatives = inputs[len(pos_boxes) :]
+                if cfg.lookalike_negatives > 0:
+                    negatives = torch.cat([negatives, self._lookalikes(candidates, scores, cand_inputs)])
                 self.pos_memory.append(inputs[: len(pos_boxes)])
-                self.neg_memory.append(inputs[len(pos_boxes) :])
+                self.neg_memory.append(negatives)
 
         if not success:  # short-term update: the recent frames only
             with self._stage("train"):
-                short = list(self.pos_memory)[-cfg.n_frames_short :]
-                self._train(torch.cat(short), torch.cat(list(self.neg_memory)), cfg.maxiter_update,
-                            self.update_optimizer)
+                self._train(self._positives(cfg.n_frames_short), torch.cat(list(self.neg_memory)),
+                            cfg.maxiter_update, self.update_optimizer)
         elif self.frame_index % cfg.long_interval == 0:  # long-term update: all remembered positives
             with self._stage("train"):
-                self._train(torch.cat(list(self.pos_memory)), torch.cat(list(self.neg_memory)),
-                            cfg.maxiter_update, self.update_optimizer)
+                self._train(self._positives(), torch.cat(list(self.neg_memory)), cfg.maxiter_update,
+                            self.update_optimizer)
 
-        return TrackResult(box=result_box.copy(), score=float(1 / (1 + np.exp(-target_score))))
+        score = self.calibrated(target_score)
+        return TrackResult(box=result_box.copy(), score=score, lost=score < 0.5)
+
+    def calibrated(self, raw_score: float) -> float:
+        """The probability that the target is present and tracked: a logistic map of fc6's raw score, fitted on
+        training sequences (score_scale, score_shift; bench/calibrate.py). 0.5 separates present from lost."""
+        cfg = self.config
+        return float(1 / (1 + np.exp(-(cfg.score_scale * raw_score + cfg.score_shift))))
 
     # --------------------------------------------------------------------------------------------- internals
+    def _positives(self, last_frames: int | None = None) -> torch.Tensor:
+        """Remembered positives (of the last ``last_frames`` frames), with the first frame's kept apart."""
+        recent = list(self.pos_memory)[-last_frames:] if last_frames else list(self.pos_memory)
+        anchor = [self.anchor_pos] if self.anchor_pos is not None else []
+        return torch.cat(anchor + recent)
+
+    def _lookalikes(self, candidates, scores, cand_inputs) -> torch.Tensor:
+        """Candidates that score as the target but lie off it: the distractors to learn as negatives."""
+        cfg = self.config
+        off_target = iou(candidates, self.target) < cfg.neg_iou_update_max
+        ranked = [i for i in np.argsort(-scores) if off_target[i] and scores[i] > 0][: cfg.lookalike_negatives]
+        return cand_inputs[torch.as_tensor(np.array(ranked, dtype=np.int64))]
+
+    def _template_candidates(self, region) -> np.ndarray:
+        """Re-detection: boxes of the target's size around the peak of SiamFC's first-frame template in this
+        region (never updated online, so an occluder or a drifted classifier cannot move it)."""
+        cfg = self.config
+        response = self.template.response(region.feature_map)
+        row, col = np.unravel_index(int(np.argmax(response)), response.shape)
+        peak_px = self.template.cell0_px + VGGM.total_stride * np.array([col, row], dtype=np.float64)
+        centre = region.origin + peak_px / region.scale
+        box = np.concatenate([centre - self.target[2:] / 2, self.target[2:]])
+        return jitter_boxes(self.rng, box, cfg.redetect_samples, cfg.trans, cfg.scale, self.frame_wh)
+
     def _reset_head(self) -> None:
         """A new fc6 branch for this video; fc4/fc5 restart from the trained weights (kept in _head_state)."""
         cfg = self.config

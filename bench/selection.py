@@ -1,0 +1,216 @@
+"""Honest model selection: a candidate setting against the default, over seeds, on val AND on a second opinion.
+
+    .venv/bin/python bench/selection.py --set KEY=VALUE [KEY=VALUE ...] [--seeds 0 1 2] [--splits val fold]
+                                     [--tracker mdnet] [--base-set KEY=VALUE ...] [--reference siamfc]
+                                     [--sequences NAME ...] [--workers 2] [--out runs/select]
+
+(Named selection.py: a bench/select.py run as a script would shadow the standard library's select module, which
+multiprocessing imports.) The protocol (docs/selection.md): a setting is kept only when, on BOTH splits, its mean AUC over the seeds is above
+the default's and it wins on more sequences than it loses (per-sequence AUC averaged over the seeds, paired with
+the default's). The splits:
+
+- ``val``: ../shared/data/sot/val, the 12 sequences every setting so far was tuned on;
+- ``fold``: a fixed fold of training sequences that no tuning looked at: every 8th name of
+  ../shared/data/sot/train in sorted order, starting with the first (8 sequences, 668 frames; listed in
+  docs/selection.md). The shipped MDNet fc layers were trained on them (and the conv layers, SiamFC's, too): a
+  fold held out from training would be better, see the doc.
+
+Each (tracker, resolved config, weights, code, split, seed, sequence) run is cached as a JSON file under --out, keyed
+by a hash of all of those (the tracker's own source files included), so the default's runs are reused by every
+candidate and a changed tracker is rerun. ``--sequences`` restricts both splits to the named sequences (screening
+only: a screen is not a decision). ``--reference siamfc`` adds a deterministic tracker's AUC per split (one run).
+The per-frame raw scores are kept in the cache too: bench/calibrate.py fits MDNet's lost-target map from the fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "sot"
+FOLD_EVERY, FOLD_START = 8, 0  # the second opinion: sorted(train)[FOLD_START::FOLD_EVERY]
+
+
+def split_sequences(split: str, only=None):
+    from twintrack.eval.sequences import load_folder_sequences
+
+    if split == "val":
+        sequences = load_folder_sequences(DATA / "val")
+    elif split == "fold":
+        sequences = sorted(load_folder_sequences(DATA / "train"), key=lambda s: s.name)[FOLD_START::FOLD_EVERY]
+    else:
+        raise SystemExit(f"selection.py: unknown split {split!r} (val or fold)")
+    return [s for s in sequences if not only or s.name in only]
+
+
+# Config keys that map the reported score and nothing else: changing them does not rerun the boxes.
+SCORE_ONLY_KEYS = ("score_scale", "score_shift")
+
+
+def code_files(tracker) -> list[Path]:
+    """The tracker's module and every twintrack module it imports names from: what can change its answers
+    (configs are left out: the resolved config is part of the key itself)."""
+    module = sys.modules[type(tracker).__module__]
+    names = {module.__name__}
+    for value in vars(module).values():
+        owner = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        if isinstance(owner, str) and owner.startswith("twintrack") and owner != "twintrack.configs":
+            names.add(owner)
+    return sorted(Path(sys.modules[n].__file__) for n in names if n in sys.modules)
+
+
+def run_key(tracker_name: str, overrides: dict, seed: int, weights) -> str:
+    """Hash of everything that decides a run's boxes except the sequence (built once per setting and seed)."""
+    from twintrack import create_tracker
+
+    tracker = create_tracker(tracker_name, weights=weights, device="cpu", seed=seed, **overrides)
+    config = {k: v for k, v in vars(tracker.config).items() if k not in SCORE_ONLY_KEYS}
+    digest = hashlib.sha1(f"{tracker_name}|{config!r}|{seed}|{weights}".encode())
+    for path in code_files(tracker):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def track_one(job) -> dict:
+    """One sequence: boxes, reported scores, lost flags and MDNet's raw fc6 score per frame (if it has one)."""
+    import torch
+
+    from twintrack import create_tracker
+    from twintrack.eval.metrics import score_sequence
+    from twintrack.tracker.sources import read_image
+
+    tracker_name, overrides, seed, weights, sequence, path = job
+    torch.set_num_threads(1)
+    tracker = create_tracker(tracker_name, weights=weights, device="cpu", seed=seed, **overrides)
+    boxes, scores, lost, raw = [sequence.ground_truth[0].tolist()], [1.0], [False], [None]
+    seconds = 0.0
+    for index, frame_path in enumerate(sequence.frames):
+        frame = read_image(frame_path)
+        if index == 0:
+            tracker.init(frame, sequence.ground_truth[0])
+            continue
+        start = time.perf_counter()
+        result = tracker.update(frame)
+        seconds += time.perf_counter() - start
+        boxes.append([float(v) for v in result.box])
+        scores.append(float(result.score))
+        lost.append(bool(result.lost))
+        raw.append(getattr(tracker, "raw_score", None))
+    score = score_sequence(np.array(boxes), sequence.ground_truth)
+    record = {"sequence": sequence.name, "auc": score.success_auc, "precision": score.precision,
+              "update_seconds": seconds, "boxes": boxes, "scores": scores, "lost": lost, "raw_scores": raw}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, path)  # atomic: an interrupted run leaves no half-written result
+    return record
+
+
+def run_setting(tracker_name, overrides, seeds, weights, split_seqs, out: Path, workers: int):
+    """{split: {seed: {sequence: record}}}, running only what the cache lacks."""
+    results, jobs = {}, []
+    for seed in seeds:
+        key = run_key(tracker_name, overrides, seed, weights)
+        for split, sequences in split_seqs.items():
+            folder = out / key
+            folder.mkdir(parents=True, exist_ok=True)
+            for sequence in sequences:
+                path = folder / f"{split}_{sequence.name}.json"
+                slot = results.setdefault(split, {}).setdefault(seed, {})
+                if path.exists():
+                    slot[sequence.name] = json.loads(path.read_text())
+                else:
+                    jobs.append(((tracker_name, overrides, seed, weights, sequence, path), split, seed))
+    jobs.sort(key=lambda j: -len(j[0][4].frames))  # longest first: workers finish together
+    if jobs:
+        print(f"{tracker_name} {overrides or '(preset)'}: {len(jobs)} sequence runs to do", flush=True)
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(max(1, workers)) as pool:
+            for (job, split, seed), record in zip(jobs, pool.imap(track_one, [j[0] for j in jobs])):
+                results[split][seed][record["sequence"]] = record
+    return results
+
+
+def summarize(name, split, base, cand, sequences, seeds) -> bool:
+    """Print one split's table; True when the candidate wins there (mean over seeds up, more sequence wins)."""
+    names = [s.name for s in sequences]
+    base_auc = np.array([[base[seed][n]["auc"] for n in names] for seed in seeds])
+    cand_auc = np.array([[cand[seed][n]["auc"] for n in names] for seed in seeds])
+    print(f"\n### {split} ({len(names)} sequences, seeds {seeds})\n")
+    print("| seed | default | candidate | diff | sequences won / lost |\n|---|---|---|---|---|")
+    for i, seed in enumerate(seeds):
+        diff = cand_auc[i] - base_auc[i]
+        print(f"| {seed} | {base_auc[i].mean():.3f} | {cand_auc[i].mean():.3f} | {diff.mean():+.3f} | "
+              f"{(diff > 0).sum()} / {(diff < 0).sum()} |")
+    per_seed_base, per_seed_cand = base_auc.mean(axis=1), cand_auc.mean(axis=1)
+    std = (lambda v: v.std(ddof=1) if len(v) > 1 else 0.0)
+    print(f"| **mean** | **{per_seed_base.mean():.3f}** (std {std(per_seed_base):.3f}) | "
+          f"**{per_seed_cand.mean():.3f}** (std {std(per_seed_cand):.3f}) | "
+          f"**{(per_seed_cand - per_seed_base).mean():+.3f}** | |")
+    paired = cand_auc.mean(axis=0) - base_auc.mean(axis=0)
+    wins, losses = int((paired > 1e-9).sum()), int((paired < -1e-9).sum())
+    print(f"\nPer sequence (mean over seeds), candidate - default: won {wins}, lost {losses}, "
+          f"tied {len(names) - wins - losses}; seeds where the candidate's mean is higher: "
+          f"{int((per_seed_cand > per_seed_base).sum())} of {len(seeds)}\n")
+    print("| sequence | default | candidate | diff |\n|---|---|---|---|")
+    for index, n in enumerate(names):
+        print(f"| {n} | {base_auc[:, index].mean():.3f} | {cand_auc[:, index].mean():.3f} | {paired[index]:+.3f} |")
+    return per_seed_cand.mean() > per_seed_base.mean() and wins > losses
+
+
+def fps(records) -> float:
+    frames = sum(len(r["boxes"]) - 1 for r in records)
+    return frames / max(sum(r["update_seconds"] for r in records), 1e-9)
+
+
+def main(argv=None) -> int:
+    from twintrack.configs import parse_overrides
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracker", default="mdnet")
+    parser.add_argument("--weights")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="the candidate's overrides")
+    parser.add_argument("--base-set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="the default's overrides (default: the preset)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--splits", nargs="+", default=["val", "fold"])
+    parser.add_argument("--sequences", nargs="*", help="screen on these sequences only (not a decision)")
+    parser.add_argument("--reference", nargs="*", default=["siamfc"], help="deterministic trackers to show")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=str(ROOT / "runs" / "select"))
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    split_seqs = {split: split_sequences(split, args.sequences) for split in args.splits}
+    base_over, cand_over = parse_overrides(args.base_set), parse_overrides(args.set)
+    base = run_setting(args.tracker, base_over, args.seeds, args.weights, split_seqs, out, args.workers)
+    cand = run_setting(args.tracker, cand_over, args.seeds, args.weights, split_seqs, out, args.workers)
+    refs = {name: run_setting(name, {}, [0], None, split_seqs, out, args.workers) for name in args.reference}
+
+    print(f"\n## {args.tracker}: candidate `{' '.join(args.set) or 'preset'}` vs default "
+          f"`{' '.join(args.base_set) or 'preset'}`" + (" (SCREEN: subset of sequences)" if args.sequences else ""))
+    verdicts = {}
+    for split, sequences in split_seqs.items():
+        verdicts[split] = summarize(args.tracker, split, base[split], cand[split], sequences, args.seeds)
+        for name, ref in refs.items():
+            aucs = [ref[split][0][s.name]["auc"] for s in sequences]
+            print(f"{name} (deterministic, one run) on {split}: AUC {np.mean(aucs):.3f}")
+        for label, runs in (("default", base[split]), ("candidate", cand[split])):
+            records = [r for seed in args.seeds for r in runs[seed].values()]
+            print(f"{label} fps on {split} (update() only, 1 thread per worker, {args.workers} workers): "
+                  f"{fps(records):.1f}")
+    keep = all(verdicts.values()) and not args.sequences
+    per_split = ", ".join(f"{split}: {'wins' if won else 'does not win'}" for split, won in verdicts.items())
+    print(f"\nverdict: {'KEEP' if keep else 'do not keep'} ({per_split})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
