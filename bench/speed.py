@@ -25,7 +25,7 @@ from twintrack import create_tracker
 from twintrack.configs import parse_overrides
 from twintrack.eval.baselines import OpenCVTracker
 from twintrack.eval.sequences import load_folder_sequences
-from twintrack.tracker.sources import read_image
+from twintrack.data.images import read_image
 from twintrack.tracker.timing import StageTimer
 
 DEFAULT_SEQUENCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sot" / "val" / "bag"

@@ -12,7 +12,7 @@ from conftest import moving_target_clip, write_training_set
 from twintrack.configs import config_to_dict, load_config
 from twintrack.errors import UserError
 from twintrack.models.mdnet import MDNet
-from twintrack.train.datasets import Sequence, discover
+from twintrack.data import Sequence, discover
 from twintrack.train.mdnet_trainer import CHECKPOINT, WEIGHTS, MDNetTrainer, group_domains
 from twintrack.train.checkpoint import load_checkpoint
 from twintrack.weights import load_weights
@@ -159,7 +159,7 @@ def test_conv_lr_mult_above_zero_trains_the_backbone(sequences, tmp_path):
 
 def test_exported_weights_drive_the_tracker(trained, data_root):
     from twintrack import create_tracker
-    from twintrack.tracker.sources import read_image
+    from twintrack.data import read_image
 
     _, run_dir, _, _ = trained
     sequence = discover(data_root / "seq0")[0]

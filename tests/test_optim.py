@@ -13,7 +13,7 @@ from conftest import write_training_set
 from twintrack.cli import main
 from twintrack.configs import load_config
 from twintrack.errors import UserError
-from twintrack.train.datasets import discover
+from twintrack.data import discover
 from twintrack.train.optim import (
     OPTIMIZERS,
     SCHEDULES,

@@ -11,7 +11,7 @@ import torch
 from conftest import moving_target_clip, require_shared_data, write_image_folder, write_sequence_folder
 from twintrack.configs import load_config
 from twintrack.errors import UserError
-from twintrack.train.datasets import Sequence, discover, from_got10k, read_box_file
+from twintrack.data import Sequence, discover, from_got10k, read_box_file
 from twintrack.train.pairs import PRECROP_SIZE, PairSampler, label_map
 
 # ---------------------------------------------------------------------------------------------------- label maps

@@ -15,7 +15,7 @@ from twintrack.configs import config_to_dict, load_config
 from twintrack.errors import UserError
 from twintrack.models import SiamFCNet
 from twintrack.train.checkpoint import load_checkpoint, save_checkpoint
-from twintrack.train.datasets import discover
+from twintrack.data import discover
 from twintrack.train.siamfc_trainer import CHECKPOINT, WEIGHTS, SiamFCTrainer
 from twintrack.weights import load_weights
 

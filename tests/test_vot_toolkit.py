@@ -37,7 +37,7 @@ def make_workspace(root: Path, tracker: str) -> Path:
     (root / "config.yaml").write_text(f"stack: {root / 'stack.yaml'}\nsequences: sequences\nregistry:\n- ./trackers.ini\n")
     (root / "trackers.ini").write_text(
         f"[twintrack_{tracker}]\nlabel = twintrack_{tracker}\nprotocol = trax\n"
-        f"command = {sys.executable} -m twintrack.eval.vot_trax --tracker {tracker} --threads 1\n")
+        f"command = {sys.executable} -m twintrack.cli.vot_trax --tracker {tracker} --threads 1\n")
     return root
 
 
@@ -62,9 +62,9 @@ def test_vot_toolkit_evaluates_and_analyses_a_twintrack_tracker(tmp_path):
 
 
 def test_exactly_one_opencv_build_is_installed():
-    """vot-toolkit declares opencv-python; installed beside opencv-contrib-python it would overwrite the same cv2
+    """vot-toolkit declares opencv-python; installed beside opencv-contrib-python-headless it would overwrite the same cv2
     folder. The install step puts vot-toolkit in with --no-deps, so the contrib build stays the only one."""
     opencv = sorted(d.metadata["Name"].lower() for d in importlib.metadata.distributions()
                     if d.metadata["Name"] and d.metadata["Name"].lower().startswith("opencv"))
-    assert opencv == ["opencv-contrib-python"], opencv
+    assert opencv == ["opencv-contrib-python-headless"], opencv
     assert hasattr(cv2, "TrackerCSRT") and hasattr(cv2, "TrackerKCF")

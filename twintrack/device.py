@@ -1,4 +1,8 @@
-"""The compute device, resolved once from ``auto | cpu | cuda[:N]`` and passed down."""
+"""The compute device, resolved once from ``auto | cpu | cuda[:N]`` and passed down.
+
+``auto`` (CUDA when available, else the CPU) is the default of every entry point: create_tracker, every command,
+the TraX server.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,6 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise UserError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
+            raise UserError(f"device '{name}': CUDA is not available on this machine; use device cpu or auto")
         return torch.device(name)
     raise UserError(f"unknown device '{name}'; use auto, cpu or cuda")

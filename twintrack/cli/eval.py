@@ -14,12 +14,13 @@ from pathlib import Path
 
 import yaml
 
+from twintrack.cli.common import add_device, add_overrides
 from twintrack.errors import UserError
 from twintrack.eval.got10k_adapter import KINDS, Benchmark, make_experiment, open_benchmark, parse_dataset_spec
 from twintrack.eval.jobs import TrackerSpec, load_run, result_file, run_jobs, vot_failures
 
 
-def add_parser(subparsers) -> None:
+def add_parsers(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="evaluate trackers on a benchmark (got10k toolkit protocols)")
     parser.add_argument("--tracker", action="append", default=[], help="twintrack tracker (repeatable)")
     parser.add_argument("--baseline", action="append", default=[], help="csrt, kcf or mil (repeatable)")
@@ -30,10 +31,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", required=True, metavar="DIR")
     parser.add_argument("--workers", type=int, default=1, help="sequences run in parallel processes")
     parser.add_argument("--weights", help="weights for the (single) twintrack tracker")
-    parser.add_argument("--device", default="cpu")
+    add_device(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed for stochastic trackers (MDNet)")
     parser.add_argument("--overwrite", action="store_true", help="redo sequences that have results")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="tracker config overrides")
+    add_overrides(parser, "tracker config overrides")
     parser.set_defaults(func=run)
 
 

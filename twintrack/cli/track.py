@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from twintrack.api import TRACKERS, create_tracker
+from twintrack.cli.common import add_device, add_overrides
 from twintrack.configs import parse_overrides
 from twintrack.errors import UserError
 from twintrack.geometry import iou
@@ -45,8 +46,8 @@ def add_common(parser, default_output=None) -> None:
     parser.add_argument("--boxes", metavar="TXT", help="write one x,y,w,h line per frame, first frame included")
     parser.add_argument("--tracker", default="siamfc", help=f"tracker name ({', '.join(TRACKERS)})")
     parser.add_argument("--weights", metavar="FILE", help="weights .safetensors (default: shipped weights)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="tracker config overrides")
+    add_device(parser)
+    add_overrides(parser, "tracker config overrides")
 
 
 def parse_box(text: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""`twintrack train siamfc --data DIR [DIR ...] --out RUN_DIR [key=value ...]`."""
+"""`twintrack train siamfc --data DIR [DIR ...] --out RUN_DIR [key=value ...]` and `twintrack precrop`."""
 
 from __future__ import annotations
 
@@ -9,15 +9,20 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from twintrack.cli.common import add_device, add_overrides
 from twintrack.configs import load_config
 from twintrack.device import resolve_device
 from twintrack.errors import UserError
-from twintrack.train.datasets import discover, from_got10k
+from twintrack.train.datasets import load_all
 from twintrack.train.optim import INITS, OPTIMIZERS, SCHEDULES
-from twintrack.train.pack import is_pack, read_pack
 
 
-def add_parser(subparsers) -> None:
+def add_parsers(subparsers) -> None:
+    add_train_parser(subparsers)
+    add_precrop_parser(subparsers)
+
+
+def add_train_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a tracker on sequence folders / image sets",
@@ -35,14 +40,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
     parser.add_argument("--backbone", metavar="FILE",
                         help="mdnet: SiamFC weights whose conv layers start MDNet (default: the shipped SiamFC)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    add_device(parser)
     parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke runs)")
     parser.add_argument("--overfit-batch", action="store_true",
                         help="sanity check: train on one fixed batch; exit 1 if the loss does not fall to ~0")
     parser.add_argument("--overfit-steps", type=int, default=0, metavar="N",
                         help="steps for --overfit-batch (default: 200)")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
-    parser.set_defaults(func=run)
+    add_overrides(parser)
+    parser.set_defaults(func=run, list_options=("data",))
 
 
 TRAIN_EPILOG = f"""\
@@ -79,9 +84,9 @@ def add_precrop_parser(subparsers) -> None:
 def run_precrop(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from twintrack.train.pack import write_pack
+    from twintrack.data.packs import write_pack
 
-    sequences = [seq for spec in args.data for seq in load_data(spec)]
+    sequences = load_all(args.data)
     config = load_config("train_siamfc")
     with tqdm(desc="precrop", unit="crop", dynamic_ncols=True) as bar:
         def progress(done, total):
@@ -96,34 +101,8 @@ def run_precrop(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_data(spec: str):
-    """A folder, or KIND:ROOT for a big dataset read through the got10k toolkit's dataset classes."""
-    kind, _, root = spec.partition(":")
-    if kind in ("got10k", "lasot", "vid") and root:
-        from got10k import datasets
-
-        if not Path(root).is_dir():
-            raise UserError(f"--data {spec}: folder '{root}' does not exist")
-        try:
-            if kind == "got10k":
-                dataset = datasets.GOT10k(root, subset="train")
-            elif kind == "lasot":
-                dataset = datasets.LaSOT(root, subset="train")
-            else:
-                dataset = datasets.ImageNetVID(root, subset=("train", "val"))
-        except Exception as err:  # got10k raises bare Exception('Dataset not found or corrupted.')
-            raise UserError(f"--data {spec}: cannot read a {kind} dataset there ({err})") from None
-        # LaSOT's ground truth is 1-based (as OTB); GOT-10k and VID boxes are used as the toolkit gives them.
-        return from_got10k(dataset, one_based=(kind == "lasot"), name=kind)
-    if is_pack(spec):
-        return read_pack(spec)
-    return discover(spec)
-
-
 def run(args: argparse.Namespace) -> int:
-    # `--data A B key=value` puts the overrides into --data's list: split them back out.
-    overrides = list(args.overrides) + [item for item in args.data if "=" in item]
-    args.data = [item for item in args.data if "=" not in item]
+    overrides = args.overrides
     device = resolve_device(args.device)
     if dist.is_initialized():
         if args.tracker != "siamfc":
@@ -133,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             torch.cuda.set_device(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # training crops have fixed sizes: let cuDNN pick its fastest kernels
-    sequences = [seq for spec in args.data for seq in load_data(spec)]
+    sequences = load_all(args.data)
     videos = sum(1 for s in sequences if not s.still)
     print(f"twintrack: {videos} sequences, {len(sequences) - videos} still boxes, device {device}")
     if args.tracker == "siamfc":
@@ -142,7 +121,12 @@ def run(args: argparse.Namespace) -> int:
         config = load_config("train_siamfc", overrides, path=args.config)
         if config.num_threads > 0:
             torch.set_num_threads(config.num_threads)
-        trainer = SiamFCTrainer(config, sequences, args.out, device)
+        validator = None
+        if config.val_every > 0 and config.val_data and (not dist.is_initialized() or dist.get_rank() == 0):
+            from twintrack.eval.validate import SiamFCValidator
+
+            validator = SiamFCValidator(config.val_data, device)
+        trainer = SiamFCTrainer(config, sequences, args.out, device, validator=validator)
     else:
         from twintrack.train.mdnet_trainer import MDNetTrainer
         from twintrack.weights import default_weights
@@ -166,3 +150,23 @@ def run(args: argparse.Namespace) -> int:
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(f"twintrack: weights written to {trainer.run_dir / weights}")
     return 0
+
+
+def torchrun_main(argv: list[str]) -> int:
+    """`torchrun --nproc_per_node N -m twintrack.train siamfc --data ... --out RUN [key=value ...]`.
+
+    Same arguments as `twintrack train`. torchrun starts N processes and sets RANK/WORLD_SIZE/LOCAL_RANK (and, across
+    machines, its rendezvous); each process joins the group here, trains a DistributedDataParallel replica on its
+    shard of every epoch, and rank 0 writes the run folder. NCCL on GPUs, gloo on CPUs.
+    """
+    from twintrack.cli.main import main
+
+    if "WORLD_SIZE" in os.environ and not dist.is_initialized():
+        wants_cpu = "--device=cpu" in argv or ("--device" in argv[:-1] and argv[argv.index("--device") + 1] == "cpu")
+        backend = "nccl" if torch.cuda.is_available() and not wants_cpu else "gloo"
+        dist.init_process_group(backend)
+    try:
+        return main(["train", *argv])
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -19,8 +19,8 @@ import numpy as np
 
 from twintrack.errors import UserError
 from twintrack.geometry import context_size, crop_and_resize, xywh_to_cxcywh
-from twintrack.tracker.sources import read_image
-from twintrack.train.datasets import Sequence
+from twintrack.data.images import read_image
+from twintrack.data.sequences import Sequence
 
 INDEX = "pack.json"
 PRECROP_SIZE = 255  # the crop stored per frame: target centred, search-region scale

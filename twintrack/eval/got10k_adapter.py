@@ -165,7 +165,7 @@ def parse_dataset_spec(spec: str) -> tuple[str, str]:
     if not sep:  # a bare path is a folder of OTB-style sequences
         return "folder", spec
     if kind not in KINDS:
-        raise UserError(f"--dataset {spec}: unknown kind '{kind}'; choose one of {', '.join(KINDS)}")
+        raise UserError(f"dataset {spec}: unknown kind '{kind}'; choose one of {', '.join(KINDS)}")
     return kind, root
 
 

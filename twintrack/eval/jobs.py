@@ -35,7 +35,7 @@ class TrackerSpec:
     name: str
     baseline: bool = False
     weights: str | None = None
-    device: str = "cpu"
+    device: str = "auto"
     seed: int | None = 0  # MDNet samples at random; a fixed seed makes results repeatable
     overrides: dict = field(default_factory=dict)
 
@@ -44,7 +44,7 @@ class TrackerSpec:
             from twintrack.eval.baselines import OpenCVTracker
 
             return OpenCVTracker(self.name)
-        from twintrack import create_tracker
+        from twintrack.api import create_tracker
 
         return create_tracker(self.name, weights=self.weights, device=self.device, seed=self.seed,
                               **self.overrides)

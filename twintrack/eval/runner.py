@@ -9,7 +9,7 @@ import numpy as np
 
 from twintrack.eval.metrics import SequenceScore, score_sequence
 from twintrack.eval.sequences import EvalSequence
-from twintrack.tracker.sources import read_image
+from twintrack.data.images import read_image
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Evaluation sequences from OTB-style folders: every frame, with its 0-based ground truth."""
+"""Evaluation sequences from OTB-style folders: every frame, with its 0-based ground truth (NaN where unknown)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from twintrack.data import GROUND_TRUTH_FILES, read_sequence_folder, sequence_folders
 from twintrack.errors import UserError
-from twintrack.geometry import from_one_based
-from twintrack.train.datasets import is_sequence_folder, list_images, read_box_file
 
 
 @dataclass(frozen=True)
@@ -24,13 +23,11 @@ def load_folder_sequences(root: str | Path) -> list[EvalSequence]:
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"dataset folder '{root}' does not exist")
-    folders = [root] if is_sequence_folder(root) else sorted(p for p in root.iterdir() if is_sequence_folder(p))
+    folders = sequence_folders(root)
     if not folders:
-        raise UserError(f"no OTB-style sequences (img/ + groundtruth_rect.txt) in '{root}'")
+        raise UserError(f"no OTB-style sequences (img/ + {' or '.join(GROUND_TRUTH_FILES)}) in '{root}'")
     sequences = []
     for folder in folders:
-        frames = list_images(folder / "img")
-        gt = from_one_based(read_box_file(folder / "groundtruth_rect.txt"))
-        n = min(len(frames), len(gt))
-        sequences.append(EvalSequence(folder.name, tuple(str(f) for f in frames[:n]), gt[:n]))
+        frames, ground_truth = read_sequence_folder(folder)
+        sequences.append(EvalSequence(folder.name, tuple(str(f) for f in frames), ground_truth))
     return sequences

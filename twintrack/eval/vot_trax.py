@@ -1,4 +1,4 @@
-"""A TraX server for vot-toolkit: ``python -m twintrack.eval.vot_trax --tracker siamfc`` (or a baseline).
+"""A TraX server for vot-toolkit, started as ``python -m twintrack.cli.vot_trax --tracker siamfc`` (or a baseline).
 
 vot-toolkit starts this command once per sequence run and sends image paths and rectangles over TraX (the
 ``trax`` package of vot-trax). TraX rectangles from the Python toolkit are 0-based pixel coordinates ``x, y, w, h``,
@@ -7,12 +7,8 @@ as ours are, so boxes pass through unchanged; the recipe is in docs/vot.md.
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-from twintrack.eval.baselines import BASELINES
 from twintrack.eval.jobs import TrackerSpec
-from twintrack.tracker.sources import read_image
+from twintrack.data.images import read_image
 
 
 def serve(spec: TrackerSpec) -> None:
@@ -35,24 +31,3 @@ def serve(spec: TrackerSpec) -> None:
                 result = tracker.update(frame)
                 x, y, w, h = (float(v) for v in result.box)
                 server.status([(Rectangle.create(x, y, w, h), {"confidence": f"{result.score:.4f}"})])
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m twintrack.eval.vot_trax", description=__doc__.splitlines()[0])
-    parser.add_argument("--tracker", required=True, help=f"siamfc, mdnet or a baseline ({', '.join(BASELINES)})")
-    parser.add_argument("--weights")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = parser.parse_args(argv)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    serve(TrackerSpec(args.tracker, baseline=args.tracker in BASELINES, weights=args.weights, device=args.device,
-                      seed=args.seed))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,7 @@
 """Frame sources (video file, image folder, webcam) and sinks (annotated video, box file).
 
-Sources yield HxWx3 RGB uint8 frames: OpenCV's BGR is converted here, at the edge.
+Sources yield HxWx3 RGB uint8 frames: OpenCV's BGR is converted here, at the edge. Image files are read by
+``twintrack.data.images.read_image``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from twintrack.data.images import IMAGE_SUFFIXES, list_images, read_image
 from twintrack.errors import UserError
 from twintrack.geometry import to_rgb_uint8
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class FrameSource:
@@ -83,9 +83,9 @@ class VideoSource(FrameSource):
 class FolderSource(FrameSource):
     def __init__(self, folder: Path, fps: float = 25.0) -> None:
         self.name = str(folder)
-        self.paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.paths = list_images(folder)
         if not self.paths and (folder / "img").is_dir():  # an OTB-style sequence folder
-            self.paths = sorted(p for p in (folder / "img").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            self.paths = list_images(folder / "img")
         if not self.paths:
             raise UserError(f"image folder '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)})")
         self.fps = fps
@@ -94,20 +94,6 @@ class FolderSource(FrameSource):
     def __iter__(self) -> Iterator[np.ndarray]:
         for path in self.paths:
             yield read_image(path)
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """An image file as RGB uint8 (grayscale and RGBA converted)."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise UserError(f"cannot read image '{path}'")
-    if image.dtype != np.uint8:
-        image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-    elif image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return to_rgb_uint8(image)
 
 
 def open_source(spec: str) -> FrameSource:
@@ -128,11 +114,11 @@ class VideoSink:
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
         if self.path.parent and not self.path.parent.exists():
-            raise UserError(f"--output: folder '{self.path.parent}' does not exist")
+            raise UserError(f"output video folder '{self.path.parent}' does not exist")
         fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
         self.writer = cv2.VideoWriter(str(self.path), fourcc, fps, size)
         if not self.writer.isOpened():
-            raise UserError(f"--output: cannot write video '{path}'; use a .mp4 or .avi name")
+            raise UserError(f"cannot write video '{path}'; use a .mp4 or .avi name")
 
     def write(self, frame_rgb: np.ndarray) -> None:
         self.writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))

@@ -33,7 +33,8 @@ def load_for_resume(path: Path, config) -> dict | None:
         # Keys on either side: a checkpoint from an older version lacks the keys added since.
         changed = sorted(k for k in saved.keys() | current.keys()
                          if saved.get(k, "<absent>") != current.get(k, "<absent>"))
-        raise UserError(f"--resume: {path} was trained with other settings ({', '.join(changed)}); use them")
+        raise UserError(f"cannot resume: {path} was trained with other settings ({', '.join(changed)}); resume "
+                        "with those settings or train into a new run folder")
     return payload
 
 

@@ -23,8 +23,8 @@ from twintrack.errors import UserError
 from twintrack.geometry import crop_and_resize, jitter_boxes, sample_by_iou, uniform_boxes, xywh_to_cxcywh
 from twintrack.models import SiamFCNet
 from twintrack.models.mdnet import MDNet
-from twintrack.tracker.sources import read_image
-from twintrack.train.datasets import Sequence
+from twintrack.data.images import read_image
+from twintrack.data.sequences import Sequence
 from twintrack.train.optim import build_optimization, check_train_config, lr_groups, on_epoch_start
 from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
 from twintrack.weights import load_weights, save_weights

@@ -16,9 +16,9 @@ import torch
 from twintrack.configs import SiamFCTrainConfig
 from twintrack.geometry import crop_and_resize
 from twintrack.models.backbone import VGGM
-from twintrack.tracker.sources import read_image
-from twintrack.train.datasets import Sequence
-from twintrack.train.pack import PRECROP_SIZE, precrop_geometry
+from twintrack.data.images import read_image
+from twintrack.data.sequences import Sequence
+from twintrack.data.packs import PRECROP_SIZE, precrop_geometry
 
 def precrop(image: np.ndarray, box, exemplar_size: int, context: float) -> np.ndarray:
     """The search-scale region around ``box`` that a pack stores per frame (see train/pack.py)."""

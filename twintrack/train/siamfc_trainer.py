@@ -14,17 +14,16 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from twintrack.configs import SiamFCTrainConfig, config_to_dict
-from twintrack.eval.sequences import load_folder_sequences
+from twintrack.errors import UserError
 from twintrack.models import SiamFCNet, init_weights
 from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
 from twintrack.train.curves import plot_training_curves
-from twintrack.train.datasets import Sequence
+from twintrack.data.sequences import Sequence
 from twintrack.train.losses import balanced_logistic_loss
 from twintrack.train.optim import build_optimization, check_train_config, lr_groups, on_epoch_start
 from twintrack.train.loader import make_loader
 from twintrack.train.pairs import PairSampler
 from twintrack.train.runlog import RunLog
-from twintrack.train.validate import siamfc_val_scores
 from twintrack.weights import save_weights
 
 CHECKPOINT = "checkpoint.pt"
@@ -38,7 +37,10 @@ class TrainState:
 
 
 class SiamFCTrainer:
-    def __init__(self, config: SiamFCTrainConfig, sequences: list[Sequence], run_dir: str | Path, device):
+    def __init__(self, config: SiamFCTrainConfig, sequences: list[Sequence], run_dir: str | Path, device,
+                 validator=None):
+        """``validator(model) -> {"val_auc": ..., "val_prec": ...}`` runs every ``val_every`` epochs (see
+        ``twintrack.eval.validate.SiamFCValidator``); needed when the config asks for validation."""
         check_train_config(config)
         self.config = config
         self.device = device
@@ -67,9 +69,10 @@ class SiamFCTrainer:
             self.net = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
         else:
             self.net = self.model
-        self.val_sequences = []
-        if config.val_every > 0 and config.val_data and self.rank == 0:
-            self.val_sequences = load_folder_sequences(config.val_data)
+        if config.val_every > 0 and config.val_data and validator is None:
+            raise UserError("val_every > 0 needs a validator: pass validator=SiamFCValidator(val_data, device) "
+                            "from twintrack.eval.validate (`twintrack train` builds it from val_data)")
+        self.validator = validator if config.val_every > 0 and config.val_data and self.rank == 0 else None
 
     # --------------------------------------------------------------------------------------------- checkpoints
     def checkpoint_payload(self) -> dict:
@@ -165,8 +168,8 @@ class SiamFCTrainer:
                 }
                 last = self.state.epoch == cfg.epochs
                 out_of_time = cfg.max_minutes > 0 and time.perf_counter() - started > cfg.max_minutes * 60
-                if self.val_sequences and (self.state.epoch % cfg.val_every == 0 or last or out_of_time):
-                    row["val_auc"], row["val_prec"] = siamfc_val_scores(self.model, self.val_sequences, self.device)
+                if self.validator and (self.state.epoch % cfg.val_every == 0 or last or out_of_time):
+                    row.update(self.validator(self.model))
                 log.write(row)
                 if self.state.epoch % cfg.checkpoint_every == 0 or last or out_of_time:
                     self.save()

@@ -1,0 +1,47 @@
+"""What every command shares: the one-line-error parser, the ``key=value`` splitter, the --device option."""
+
+from __future__ import annotations
+
+import argparse
+
+DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N (default: auto)"
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's usage dump becomes one line, status 2
+        self.exit(2, f"twintrack: error: {message}\n")
+
+
+def add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+
+
+def add_overrides(parser: argparse.ArgumentParser, what: str = "config overrides") -> None:
+    """``key=value`` config overrides; they may stand anywhere after the command (see ``gather_overrides``)."""
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help=what)
+    parser.set_defaults(takes_overrides=True)
+
+
+def is_override(item: str) -> bool:
+    key, sep, _ = item.partition("=")
+    return bool(sep) and not item.startswith("-") and key.strip().isidentifier()
+
+
+def gather_overrides(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]) -> None:
+    """The one place ``key=value`` items are split from the rest of a command line.
+
+    argparse leaves them in three places: the ``overrides`` positional, the unparsed extras (when they follow an
+    option), and the list of a ``nargs="+"`` option they follow (``--data A B lr=0.01``). All go to
+    ``args.overrides``; anything else left over is an unrecognized argument.
+    """
+    unknown = [item for item in extra if not is_override(item)]
+    if unknown or (extra and not getattr(args, "takes_overrides", False)):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+    if not getattr(args, "takes_overrides", False):
+        return
+    overrides = list(args.overrides) + extra
+    for name in getattr(args, "list_options", ()):  # nargs="+" options that may swallow key=value items
+        items = getattr(args, name) or []
+        overrides += [item for item in items if is_override(item)]
+        setattr(args, name, [item for item in items if not is_override(item)])
+    args.overrides = overrides
