@@ -159,12 +159,15 @@ def context_size(target_wh, context: float = 0.5) -> float:
 
 
 def to_rgb_uint8(frame: np.ndarray) -> np.ndarray:
-    """Grayscale (HxW or HxWx1) and RGBA frames become HxWx3 RGB uint8; anything else is refused."""
+    """Grayscale (HxW or HxWx1) and RGBA frames become HxWx3 RGB uint8; anything else is refused (ValueError).
+
+    Bit depths are converted by the type's range, never by a frame's own values (a per-frame maximum makes the
+    brightness jump between frames): uint16 0..65535 maps to 0..255; float frames are 0..1 (the skimage / torchvision
+    convention); other integer types must already hold 0..255. NaN or infinite values are refused.
+    """
     arr = np.asarray(frame)
     if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.floating) and arr.size and arr.max() <= 1.0:
-            arr = arr * 255.0
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
+        arr = _to_uint8_range(arr)
     if arr.ndim == 2:
         return np.repeat(arr[:, :, None], 3, axis=2)
     if arr.ndim == 3 and arr.shape[2] == 1:
@@ -174,6 +177,32 @@ def to_rgb_uint8(frame: np.ndarray) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[2] == 3:
         return arr
     raise ValueError(f"a frame must be HxW, HxWx1, HxWx3 or HxWx4; got shape {arr.shape}")
+
+
+def _to_uint8_range(arr: np.ndarray) -> np.ndarray:
+    """A non-uint8 frame as uint8, scaled by its dtype's range."""
+    if arr.dtype == np.uint16:
+        # Round to nearest: 65535 -> 255, 257 * k -> k exactly.
+        return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("the frame holds NaN or infinite values; pass finite pixel values")
+        if arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
+            raise ValueError(f"a float frame must hold values in 0..1 (got {arr.min():g}..{arr.max():g}); "
+                             "divide by 255 or pass uint8")
+        return (arr * 255.0).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ValueError(f"an {arr.dtype} frame must hold values in 0..255 (got {arr.min()}..{arr.max()}); "
+                             "pass uint8, or uint16 for 16-bit images")
+        return arr.astype(np.uint8)
+    raise ValueError(f"a frame must be a numeric numpy array (uint8 RGB); got {_describe(arr)}")
+
+
+def _describe(arr: np.ndarray) -> str:
+    if arr.dtype == object and arr.ndim == 0:
+        return type(arr.item()).__name__
+    return f"an array of dtype {arr.dtype}"
 
 
 # ------------------------------------------------------------------------------------------- candidate sampling

@@ -37,16 +37,27 @@ class Tracker(Protocol):
 
 
 def check_frame(frame) -> np.ndarray:
-    """Frames as HxWx3 RGB uint8; grayscale and RGBA are converted, anything else is one clear error."""
+    """Frames as HxWx3 RGB uint8; grayscale, RGBA and 16-bit are converted, anything else is one clear UserError."""
+    if frame is None:
+        raise UserError("the frame is None (a video that ended or an image that could not be read?); "
+                        "pass an HxWx3 RGB uint8 numpy array")
     try:
         return to_rgb_uint8(frame)
-    except ValueError as err:
-        raise UserError(str(err)) from None
+    except (ValueError, TypeError) as err:
+        raise UserError(f"bad frame: {err}") from None
 
 
 def check_init_box(box, frame: np.ndarray) -> np.ndarray:
+    """The first box as a float64 (4,) array; anything but four finite numbers inside the frame is a UserError."""
+    if isinstance(box, (str, bytes)):
+        raise UserError(f"the box must be four numbers x,y,w,h, not a string ({box!r}); "
+                        "split it first, e.g. [float(v) for v in text.split(',')]")
+    try:
+        values = np.asarray(box, dtype=np.float64).reshape(-1)
+    except (ValueError, TypeError):
+        raise UserError(f"the box must be four numbers x,y,w,h; got {box!r}") from None
     height, width = frame.shape[:2]
-    problem = box_is_valid(box, width, height)
+    problem = box_is_valid(values, width, height)
     if problem:
         raise UserError(problem)
-    return np.asarray(box, dtype=np.float64).reshape(4)
+    return values.reshape(4)

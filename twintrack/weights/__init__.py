@@ -76,4 +76,8 @@ def load_weights(model: torch.nn.Module, path: str | Path, arch: str, strict: bo
             raise UserError(
                 f"weights file '{path}' does not fit the {arch} architecture (mismatched: {', '.join(detail)})"
             )
+    not_finite = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if not_finite:
+        raise UserError(f"weights file '{path}' holds NaN or infinite values (in {', '.join(not_finite[:3])}); "
+                        "the run that wrote it diverged: use an earlier checkpoint or retrain")
     model.load_state_dict(state, strict=strict)
