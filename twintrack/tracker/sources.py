@@ -2,6 +2,10 @@
 
 Sources yield HxWx3 RGB uint8 frames: OpenCV's BGR is converted here, at the edge. Image files are read by
 ``twintrack.data.images.read_image``.
+
+A source never ends early in silence (docs/reliability.md): a video that stops before the frame count in its header
+(cut short, or a frame that cannot be decoded) and a frame whose size differs from the first frame's raise a
+UserError naming the frame, after every good frame before it has been yielded.
 """
 
 from __future__ import annotations
@@ -31,6 +35,15 @@ class FrameSource:
         for frame in self:
             return frame
         raise UserError(f"{self.name}: holds no frames")
+
+
+def check_same_size(frame: np.ndarray, first: np.ndarray, where: str) -> np.ndarray:
+    """Every frame of a source has the first frame's size: boxes, crops and the output video assume one size."""
+    if frame.shape[:2] != first.shape[:2]:
+        raise UserError(f"{where} is {frame.shape[1]}x{frame.shape[0]} but the first frame is "
+                        f"{first.shape[1]}x{first.shape[0]}; every frame of a source must have one size "
+                        "(resize the images or split the sequence)")
+    return frame
 
 
 class VideoSource(FrameSource):
@@ -70,14 +83,26 @@ class VideoSource(FrameSource):
                 return
         self._capture = None
         try:
-            frame = first
+            first_rgb, index, frame = None, 0, first
             while frame is not None:
-                yield to_rgb_uint8(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if frame.ndim == 3 else frame)
+                rgb = to_rgb_uint8(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if frame.ndim == 3 else frame)
+                first_rgb = rgb if first_rgb is None else first_rgb
+                yield check_same_size(rgb, first_rgb, f"'{self.name}': frame {index + 1}")
+                index += 1
                 ok, frame = capture.read()
                 if not ok:
+                    self._check_complete(index)
                     break
         finally:
             capture.release()
+
+    def _check_complete(self, frames_read: int) -> None:
+        """A video that ends before its header's frame count was cut short or holds a frame that cannot be decoded
+        (OpenCV's read() fails at the first bad frame): an error, not a silently short run."""
+        if self.count is not None and frames_read < self.count:
+            raise UserError(f"'{self.name}': frame {frames_read + 1} of the {self.count} in its header cannot be "
+                            f"decoded (file cut short or corrupt); {frames_read} frames were read. Re-encode it "
+                            f"(e.g. ffmpeg -i IN -c:v libx264 OUT.mp4) or stop before it with --max-frames {frames_read}")
 
 
 class FolderSource(FrameSource):
@@ -92,8 +117,11 @@ class FolderSource(FrameSource):
         self.count = len(self.paths)
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        first = None
         for path in self.paths:
-            yield read_image(path)
+            frame = read_image(path)
+            first = frame if first is None else first
+            yield check_same_size(frame, first, f"image '{path}'")
 
 
 def open_source(spec: str) -> FrameSource:
@@ -113,6 +141,7 @@ class VideoSink:
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
+        self.size = tuple(size)
         if self.path.parent and not self.path.parent.exists():
             raise UserError(f"output video folder '{self.path.parent}' does not exist")
         fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
@@ -121,6 +150,10 @@ class VideoSink:
             raise UserError(f"cannot write video '{path}'; use a .mp4 or .avi name")
 
     def write(self, frame_rgb: np.ndarray) -> None:
+        # OpenCV's writer drops a frame of another size without a word; refuse it instead.
+        if (frame_rgb.shape[1], frame_rgb.shape[0]) != tuple(self.size):
+            raise UserError(f"cannot write a {frame_rgb.shape[1]}x{frame_rgb.shape[0]} frame to '{self.path}', "
+                            f"a {self.size[0]}x{self.size[1]} video")
         self.writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
 
     def close(self) -> None:
