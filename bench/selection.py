@@ -56,14 +56,20 @@ def split_sequences(split: str, only=None):
 SCORE_ONLY_KEYS = ("score_scale", "score_shift")
 
 
+# Shared modules left out of a run's code hash: configs (the resolved config is in the key itself) and utilities
+# that several people edit for reasons unrelated to tracking (frame checks, box helpers, timers). A change there
+# that moves boxes needs --out pointed at a fresh folder.
+SHARED_MODULES = ("twintrack.configs", "twintrack.geometry", "twintrack.tracker.base", "twintrack.tracker.timing")
+
+
 def code_files(tracker) -> list[Path]:
-    """The tracker's module and every twintrack module it imports names from: what can change its answers
-    (configs are left out: the resolved config is part of the key itself)."""
+    """The tracker's module and the twintrack modules it imports names from (but SHARED_MODULES): the code that
+    decides its boxes."""
     module = sys.modules[type(tracker).__module__]
     names = {module.__name__}
     for value in vars(module).values():
         owner = getattr(value, "__module__", None) or getattr(value, "__name__", "")
-        if isinstance(owner, str) and owner.startswith("twintrack") and owner != "twintrack.configs":
+        if isinstance(owner, str) and owner.startswith("twintrack") and owner not in SHARED_MODULES:
             names.add(owner)
     return sorted(Path(sys.modules[n].__file__) for n in names if n in sys.modules)
 

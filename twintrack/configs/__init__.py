@@ -165,10 +165,14 @@ class MDNetConfig:
     score_shift: float = 0.0
     # bfloat16 conv pass and fc4: true, false, or auto (on CPUs with native bf16 units, AVX512-BF16 or AMX).
     bf16: bool | str = "auto"
+    # fc4 as an int8 product (fbgemm): true, false, or auto (on x86 CPUs).
+    fc4_int8: bool | str = False
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.bf16, bool) or self.bf16 == "auto"):
-            raise UserError(f"config key 'bf16' needs true, false or auto (got {self.bf16!r})")
+        for key in ("bf16", "fc4_int8"):
+            value = getattr(self, key)
+            if not (isinstance(value, bool) or value == "auto"):
+                raise UserError(f"config key '{key}' needs true, false or auto (got {value!r})")
         for key in ("template_weight", "redetect_samples"):  # the template is SiamFC's 127-pixel exemplar
             if getattr(self, key) > 0 and self.region_size < 127:
                 raise UserError(f"config key '{key}' needs region_size >= 127 (got {self.region_size})")

@@ -13,6 +13,7 @@ correlated on the same conv pass, adds to the candidates' ranking.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections import deque
 from contextlib import nullcontext
 
@@ -52,6 +53,36 @@ def use_bf16(setting: bool | str, device: torch.device) -> bool:
     # Private torch probes; a torch without them counts as a CPU without bf16 units.
     probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     return any(probe is not None and probe() for probe in probes)
+
+
+def use_int8_fc4(setting: bool | str, device: torch.device) -> bool:
+    """The ``fc4_int8`` config resolved: ``auto`` means int8 on CPUs where torch has its x86 (fbgemm) quantized
+    kernels; GPUs and other CPUs run fc4 in fp32 (or bf16, see ``use_bf16``)."""
+    if setting != "auto":
+        return bool(setting)
+    engines = getattr(torch.backends.quantized, "supported_engines", [])
+    return device.type == "cpu" and ("x86" in engines or "fbgemm" in engines)
+
+
+class Int8Linear:
+    """A fixed Linear layer as an int8 matrix product: weights quantized per output channel once, activations per
+    batch on the fly (fbgemm's dynamic linear). fc4 is the tracker's largest product beside the conv pass (4608 x 512
+    per box, ~500 boxes per frame): 2.5-3x faster than fp32 on an AVX512-VNNI CPU without bf16 units, outputs
+    within about 1 % (relative norm) of fp32's.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        weight = weight.detach().float().cpu()
+        scale = weight.abs().amax(dim=1).clamp_min(1e-12) / 127
+        with warnings.catch_warnings():  # torch >= 2.10 flags quantized tensors as deprecated; the kernels remain
+            warnings.simplefilter("ignore")
+            qweight = torch.quantize_per_channel(weight, scale.double(), torch.zeros(len(scale), dtype=torch.long),
+                                                 0, torch.qint8)
+            self.packed = torch.ops.quantized.linear_prepack(qweight, bias.detach().float().cpu())
+
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        # reduce_range: 7-bit activations, so that CPUs without VNNI cannot overflow fbgemm's 16-bit sums.
+        return torch.ops.quantized.linear_dynamic(inputs.float().contiguous(), self.packed, True)
 
 
 class FeatureExtractor:
@@ -161,12 +192,15 @@ class MDNetTracker:
         self._reset_head()
         # fc4 stays as loaded during a video when it is not trained online: reorder its weights once per video.
         fc4 = self.net.head.fc4[0]
-        self._fc4_weight = self._fc4_bias = None
+        self._fc4_weight = self._fc4_bias = self._fc4_int8 = None
         if self.extractor.cells_first:
-            # bf16: fc4's product in bfloat16 too (it is as large as the conv pass: 1.2 GMAC per frame).
-            dtype = torch.bfloat16 if self.extractor.bf16 else torch.float32
-            self._fc4_weight = cells_first_weight(fc4.weight.detach()).to(dtype)
-            self._fc4_bias = fc4.bias.detach().to(dtype)
+            if use_int8_fc4(cfg.fc4_int8, self.device):
+                self._fc4_int8 = Int8Linear(cells_first_weight(fc4.weight.detach()), fc4.bias)
+            else:
+                # bf16: fc4's product in bfloat16 too (it is as large as the conv pass: 1.2 GMAC per frame).
+                dtype = torch.bfloat16 if self.extractor.bf16 else torch.float32
+                self._fc4_weight = cells_first_weight(fc4.weight.detach()).to(dtype)
+                self._fc4_bias = fc4.bias.detach().to(dtype)
 
         self.failures = 0  # consecutive frames whose best score was below 0
         self.raw_score = None  # the last update's fc6 score (positive minus negative logit), before calibration
@@ -352,6 +386,8 @@ class MDNetTracker:
         if self.config.online_fc4:
             return pooled
         with self._stage("fc4"), torch.no_grad():
+            if self._fc4_int8 is not None:
+                return self._fc4_int8(pooled).relu_()
             # fc4 (Linear + ReLU) on bin-major pooled features, with the weights reordered to match.
             inputs = pooled.to(self.device, self._fc4_weight.dtype)
             return F.linear(inputs, self._fc4_weight, self._fc4_bias).float().relu_()
