@@ -39,8 +39,8 @@ def assert_one_error_line(result: subprocess.CompletedProcess, *fragments: str) 
     return lines[0]
 
 
-def kill_when(args, ready, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Start the CLI, wait until ``ready()`` is true (polling the files it writes), then SIGKILL it.
+def kill_when(args, ready, timeout: float = 300, sig: int = signal.SIGKILL) -> subprocess.CompletedProcess:
+    """Start the CLI, wait until ``ready()`` is true (polling the files it writes), then send ``sig`` (SIGKILL).
 
     Returns the finished process (returncode -9 when the kill landed, 0 when the run ended first).
     """
@@ -53,7 +53,7 @@ def kill_when(args, ready, timeout: float = 300) -> subprocess.CompletedProcess:
                 raise TimeoutError(f"{args}: never reached the kill point")
             time.sleep(0.02)  # polling the run's files, not a timing assertion
         if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
+            os.kill(process.pid, sig)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

@@ -18,9 +18,10 @@ from tqdm import tqdm
 from twintrack.api import TRACKERS, create_tracker
 from twintrack.cli.common import add_device, add_overrides
 from twintrack.configs import parse_overrides
+from twintrack.data.images import list_images
 from twintrack.errors import UserError
 from twintrack.geometry import iou
-from twintrack.tracker.sources import VideoSink, draw_box, open_source, write_boxes
+from twintrack.tracker.sources import VideoSink, draw_box, open_source
 
 
 def add_parsers(subparsers) -> None:
@@ -79,7 +80,11 @@ def select_box(frame_rgb: np.ndarray) -> np.ndarray:
 
 def track_source(source, init_box, tracker, output=None, boxes_path=None, show=False, max_frames=None,
                  reference_boxes=None):
-    """Run a tracker over a source, feeding the sinks. Returns (boxes, seconds spent in update())."""
+    """Run a tracker over a source, feeding the sinks. Returns (boxes, seconds spent in update()).
+
+    Boxes go to ``boxes_path`` as they are tracked (one flushed line per frame), so Ctrl-C, a kill or a late error
+    (a damaged frame) keeps every frame tracked before it.
+    """
     if show and not has_display():
         raise UserError("--show needs a display (none found); use --output to write a video instead")
     frames = iter(source)
@@ -88,14 +93,20 @@ def track_source(source, init_box, tracker, output=None, boxes_path=None, show=F
         raise UserError(f"{source.name}: holds no frames")
     # Everything that can refuse the input runs before the progress bar, so an error stays one line.
     tracker.init(first, init_box)
-    sink = VideoSink(output, source.fps, (first.shape[1], first.shape[0])) if output else None
+    box_file = BoxFile(boxes_path) if boxes_path else None
+    try:
+        sink = VideoSink(output, source.fps, (first.shape[1], first.shape[0])) if output else None
+    except UserError:
+        if box_file is not None:
+            box_file.close()
+            box_file.path.unlink()  # nothing tracked yet: leave nothing behind
+        raise
     boxes, update_seconds = [], 0.0
     total = source.count if max_frames is None else min(source.count or max_frames, max_frames)
     bar = tqdm(total=total, unit="frame", desc="tracking", dynamic_ncols=True, file=sys.stderr)
     try:
-        for index, frame in enumerate(itertools.chain([first], frames)):
-            if max_frames is not None and index >= max_frames:
-                break
+        # islice stops before pulling a frame past --max-frames (a damaged frame there is never read).
+        for index, frame in enumerate(itertools.islice(itertools.chain([first], frames), max_frames)):
             if index == 0:
                 box, score = np.asarray(init_box, dtype=np.float64), None
             else:
@@ -104,6 +115,8 @@ def track_source(source, init_box, tracker, output=None, boxes_path=None, show=F
                 update_seconds += time.perf_counter() - start
                 box, score = result.box, result.score
             boxes.append(box)
+            if box_file is not None:
+                box_file.write(box)
             if sink is not None or show:
                 drawn = draw_box(frame, box, score)
                 if reference_boxes is not None and index < len(reference_boxes):
@@ -115,15 +128,83 @@ def track_source(source, init_box, tracker, output=None, boxes_path=None, show=F
                     if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                         break
             bar.update(1)
+    except UserError as err:
+        raise UserError(f"{err} ({kept_note(len(boxes), output, boxes_path)})") from None
+    except KeyboardInterrupt:
+        print(f"twintrack: interrupted after {len(boxes)} frames; {kept_note(len(boxes), output, boxes_path)}",
+              file=sys.stderr)
+        raise
     finally:
         bar.close()
         if sink is not None:
             sink.close()
+        if box_file is not None:
+            box_file.close()
         if show:
             cv2.destroyAllWindows()
-    if boxes_path:
-        write_boxes(boxes_path, boxes)
     return boxes, update_seconds
+
+
+def kept_note(frame_count: int, output=None, boxes_path=None) -> str:
+    kept = [str(p) for p in (boxes_path, output) if p]
+    return f"the {frame_count} frames tracked before it are in {' and '.join(kept)}" if kept else "nothing was written"
+
+
+class BoxFile:
+    """The --boxes sink: one 0-based ``x,y,w,h`` line per frame, flushed as it is written."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.handle = open(self.path, "w", encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"--boxes: cannot write '{path}' ({err.strerror})") from None
+
+    def write(self, box) -> None:
+        self.handle.write(",".join(f"{v:.2f}" for v in np.asarray(box, dtype=np.float64).reshape(4)) + "\n")
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def check_outputs(inputs: dict, outputs: dict) -> None:
+    """Refuse, before anything is opened, an output that is (or links to) an input or another output.
+
+    ``inputs``/``outputs`` map an option name to a path (None = not given). A folder input counts with its images.
+    """
+    input_files = []
+    for option, path in inputs.items():
+        if path is None:
+            continue
+        path = Path(path)
+        input_files.append((option, path))
+        for folder in (path, path / "img"):  # an image folder or an OTB-style sequence folder
+            if folder.is_dir():
+                input_files += [(f"an image of {option}", image) for image in list_images(folder)]
+    given = [(option, Path(path)) for option, path in outputs.items() if path is not None]
+    for number, (option, path) in enumerate(given):
+        if path.is_dir():
+            raise UserError(f"{option} '{path}' is a folder; give a file name")
+        for other_option, other in input_files + given[:number]:
+            if same_file(path, other):
+                raise UserError(f"{option} '{path}' is {other_option} ('{other}'): writing it would destroy it; "
+                                "choose another file name")
+        parent = path.resolve().parent
+        if not parent.is_dir():
+            raise UserError(f"{option}: folder '{path.parent}' does not exist")
+        if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise UserError(f"{option}: '{path}' is not writable (permissions)")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """The same file, seen through symlinks, hard links, '..' or a different spelling."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
 
 
 def closing_line(frame_count: int, update_seconds: float, output=None, boxes_path=None) -> str:
@@ -140,8 +221,9 @@ def run_track(args: argparse.Namespace) -> int:
     if args.box is None and not args.select:
         raise UserError("give the initial box with --box x,y,w,h (0-based pixels) or draw it with --select")
     init_box = parse_box(args.box) if args.box is not None else None
-    if args.boxes and not Path(args.boxes).resolve().parent.exists():
-        raise UserError(f"--boxes: folder '{Path(args.boxes).parent}' does not exist")
+    source_path = None if args.source.isdigit() else args.source
+    check_outputs({"the source": source_path, "--weights": args.weights},
+                  {"--output": args.output, "--boxes": args.boxes})
     if args.select and not has_display():
         raise UserError("--select needs a display (none found); pass --box x,y,w,h instead")
     source = open_source(args.source)
@@ -162,6 +244,7 @@ def demo_clip() -> tuple[str, dict]:
 
 def run_demo(args: argparse.Namespace) -> int:
     clip, meta = demo_clip()
+    check_outputs({"the demo clip": clip, "--weights": args.weights}, {"--output": args.output, "--boxes": args.boxes})
     source = open_source(clip)
     tracker = create_tracker(args.tracker, weights=args.weights, device=args.device,
                              **parse_overrides(args.overrides))
