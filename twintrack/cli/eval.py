@@ -17,7 +17,7 @@ import yaml
 from twintrack.cli.common import add_device, add_overrides
 from twintrack.errors import UserError
 from twintrack.eval.got10k_adapter import KINDS, Benchmark, make_experiment, open_benchmark, parse_dataset_spec
-from twintrack.eval.jobs import TrackerSpec, load_run, result_file, run_jobs, vot_failures
+from twintrack.eval.jobs import TrackerSpec, load_run, run_jobs, stale_jobs, vot_failures
 
 
 def add_parsers(subparsers) -> None:
@@ -54,12 +54,14 @@ def run(args: argparse.Namespace) -> int:
              for name in args.tracker] + [TrackerSpec(name, baseline=True) for name in args.baseline]
     # Build each once before any sequence runs: a bad name or weights fails early; the instance gives its config.
     configs = {spec.name: spec.build() for spec in specs}
+    specs = _with_records(specs, configs)
     out = Path(args.out)
     results_dir = out / "results"
-    jobs = [(spec, index) for spec in specs for index, seq in enumerate(bench.sequences)
-            if args.overwrite or not result_file(bench.protocol, results_dir, spec.name, seq.name).exists()]
+    # A stored result is reused only when its provenance record matches this run (eval/provenance.py).
+    jobs, reruns = stale_jobs(bench, specs, results_dir, args.overwrite)
+    redone = "".join(f", {count} redone: {reason} changed" for reason, count in reruns.items())
     print(f"twintrack: {len(bench.sequences)} sequences x {len(specs)} trackers, {len(jobs)} to run "
-          f"({args.workers} worker{'s' if args.workers > 1 else ''})")
+          f"({args.workers} worker{'s' if args.workers > 1 else ''}{redone})")
     start = time.perf_counter()
     run_jobs(bench, jobs, results_dir, workers=args.workers,
              on_done=lambda tracker, seq: print(f"{tracker:>8} {seq}", flush=True))
@@ -116,6 +118,19 @@ def _sections(bench: Benchmark, specs, instances, performance, results_dir, out,
     sections.append(("Run", [f"{jobs_run} sequence runs this time in {elapsed:.0f} s; results in "
                              f"{results_dir} (got10k layout, 1-based boxes)."]))
     return sections
+
+
+def _with_records(specs, instances):
+    """Each spec with its provenance record: tracker, resolved config hash, weights sha256, seed."""
+    import dataclasses
+
+    from twintrack.eval.provenance import tracker_record
+
+    weights = {row[0]: row[2] for row in _weights_table(specs)[1]}
+    return [dataclasses.replace(spec, record=tracker_record(
+        spec.name, spec.baseline, None if spec.baseline else _config_dict(instances[spec.name]),
+        weights[spec.name] if weights[spec.name] != "-" else None, None if spec.baseline else spec.seed))
+        for spec in specs]
 
 
 def _got10k_table(protocol, performance, names):

@@ -7,7 +7,8 @@ Result layout under ``results/`` (what got10k's experiments read back):
 - GOT-10k: ``<tracker>/<seq>/<seq>_001.txt``, ``<tracker>/<seq>/<seq>_time.txt``
 - VOT (supervised): ``<tracker>/baseline/<seq>/<seq>_001.txt`` (1 = init, 2 = failure, 0 = skipped), ``_time.txt``
 
-Boxes in these files are 1-based ``x, y, w, h``. The boxes file is written last: its presence marks a job done.
+Boxes in these files are 1-based ``x, y, w, h``. A job's provenance record (``provenance.py``) is removed when it
+starts and written after its result files: a result counts as done only with a record that matches this run.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from twintrack.eval.got10k_adapter import Benchmark, Got10kTracker, make_experiment, write_atomic
+from twintrack.eval.got10k_adapter import Benchmark, Got10kTracker, make_experiment
 from twintrack.eval.metrics import score_sequence
+from twintrack.fileio import write_text_atomic
+from twintrack.eval.provenance import check_result_length, read_record, record_file, sequence_record, why_stale
 from twintrack.eval.runner import SequenceRun
 from twintrack.eval.sequences import EvalSequence
 from twintrack.geometry import from_one_based
@@ -38,6 +41,7 @@ class TrackerSpec:
     device: str = "auto"
     seed: int | None = 0  # MDNet samples at random; a fixed seed makes results repeatable
     overrides: dict = field(default_factory=dict)
+    record: dict = field(default_factory=dict)  # what produced its results (provenance.tracker_record)
 
     def build(self):
         if self.baseline:
@@ -67,6 +71,8 @@ def time_file(protocol: str, results: Path, tracker: str, sequence: str) -> Path
 def run_job(bench: Benchmark, spec: TrackerSpec, index: int, results: Path) -> str:
     """Track one sequence and write its result files; returns the sequence name."""
     sequence = bench.sequences[index]
+    record_path = record_file(results, spec.name, sequence.name)
+    record_path.unlink(missing_ok=True)  # until this job's files are all written, its result is not done
     tracker = Got10kTracker(spec.name, spec.build)
     with contextlib.redirect_stdout(io.StringIO()):  # got10k prints a line per step
         if bench.protocol == "vot":
@@ -75,20 +81,57 @@ def run_job(bench: Benchmark, spec: TrackerSpec, index: int, results: Path) -> s
                          time_file("vot", results, spec.name, sequence.name)):
                 path.unlink(missing_ok=True)
             make_experiment(bench, results, results.parent / "got10k_reports", [sequence.name]).run_supervised(tracker)
+            _write_record(record_path, spec, sequence)
             return sequence.name
         img_files, anno = bench.dataset[index][:2]
         boxes, times = tracker.track(img_files, np.asarray(anno, dtype=np.float64)[0, :4])
-    write_atomic(time_file(bench.protocol, results, spec.name, sequence.name),
+    write_text_atomic(time_file(bench.protocol, results, spec.name, sequence.name),
                  "\n".join(f"{t:.8f}" for t in times) + "\n")
-    write_atomic(result_file(bench.protocol, results, spec.name, sequence.name),
+    write_text_atomic(result_file(bench.protocol, results, spec.name, sequence.name),
                  "\n".join(",".join(f"{v:.3f}" for v in box) for box in boxes) + "\n")
+    _write_record(record_path, spec, sequence)
     return sequence.name
+
+
+def _write_record(path: Path, spec: TrackerSpec, sequence: EvalSequence) -> None:
+    import json
+
+    record = sequence_record(spec.record, sequence.name, len(sequence.frames), sequence.ground_truth)
+    write_text_atomic(path, json.dumps(record, indent=1) + "\n")
+
+
+def stale_jobs(bench: Benchmark, specs: list[TrackerSpec], results: Path, overwrite: bool = False):
+    """The (spec, sequence index) jobs to run: every one with --overwrite, else those whose result is missing or
+    was produced by something else (provenance.why_stale). Returns (jobs, {reason: count} of reruns)."""
+    jobs, reasons = [], {}
+    for spec in specs:
+        for index, sequence in enumerate(bench.sequences):
+            if overwrite:
+                jobs.append((spec, index))
+                continue
+            path = result_file(bench.protocol, results, spec.name, sequence.name)
+            if not path.exists():
+                jobs.append((spec, index))
+                continue
+            wanted = sequence_record(spec.record, sequence.name, len(sequence.frames), sequence.ground_truth)
+            reason = why_stale(read_record(record_file(results, spec.name, sequence.name)), wanted)
+            if reason is None and bench.protocol != "vot" and _line_count(path) != len(sequence.frames):
+                reason = "result file"  # edited or damaged since: got10k would stop on its length assertion
+            if reason is not None:
+                jobs.append((spec, index))
+                reasons[reason] = reasons.get(reason, 0) + 1
+    return jobs, reasons
+
+
+def _line_count(path: Path) -> int:
+    return sum(1 for line in path.read_text(errors="replace").splitlines() if line.strip())
 
 
 def load_run(protocol: str, results: Path, tracker: str, sequence: EvalSequence) -> SequenceRun:
     """A finished OTB / GOT-10k protocol job read back from its files (boxes back to 0-based) and scored."""
-    boxes = from_one_based(np.loadtxt(result_file(protocol, results, tracker, sequence.name), delimiter=",",
-                                      ndmin=2))
+    path = result_file(protocol, results, tracker, sequence.name)
+    boxes = from_one_based(np.loadtxt(path, delimiter=",", ndmin=2))
+    check_result_length(path, len(boxes), sequence.name, len(sequence.ground_truth))
     times = np.loadtxt(time_file(protocol, results, tracker, sequence.name), ndmin=1)
     # got10k times frame 0 with init(); fps counts update() calls only, as bench/speed.py does.
     return SequenceRun(sequence.name, boxes, float(times[1:].sum()), len(boxes),
