@@ -8,7 +8,7 @@ import pytest
 from twintrack.errors import UserError
 from twintrack.train.curves import plot_training_curves, read_metrics
 
-SIAMFC_HEADER = "epoch,step,loss,lr,pairs_per_s,data_wait,val_auc,val_prec\n"
+SIAMFC_HEADER = "epoch,step,loss,lr,samples_per_s,data_wait,val_auc,val_prec\n"
 
 
 def check_png(path):

@@ -20,6 +20,7 @@ from twintrack.weights import load_weights
 CPU = torch.device("cpu")
 
 # Six steps of two frames, 4 positives and 8 negatives each, on the smallest region: ~0.1 s a step on one core.
+# With two domains an epoch is two steps: checkpoints after steps 2, 4 and 6.
 OVERRIDES = {
     "iterations": 6,
     "frames_per_iter": 2,
@@ -27,7 +28,7 @@ OVERRIDES = {
     "batch_neg": 8,
     "region_size": 127,
     "autocast_bf16": False,
-    "checkpoint_every": 3,
+    "checkpoint_every": 1,
 }
 
 
@@ -102,7 +103,7 @@ def test_trainer_refuses_an_empty_sequence_list(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(sequences, tmp_path_factory):
-    """A full 6-step run (checkpoints at steps 3 and 6), with the weights it started from."""
+    """A full 6-step run (checkpoints at steps 2, 4 and 6), with the weights it started from."""
     run_dir = tmp_path_factory.mktemp("mdnet_run")
     trainer = make_trainer(sequences, run_dir)
     initial = state_copy(trainer.model)
@@ -182,10 +183,10 @@ def test_initial_training_loss_is_near_chance(trained):
 
 @pytest.fixture(scope="module")
 def interrupted_run(sequences, tmp_path_factory):
-    """The same 6-step run stopped after 3 steps: its checkpoint is the one written at step 3."""
+    """The same 6-step run stopped after 5 steps: its checkpoint is the one written after epoch 2 (step 4)."""
     run_dir = tmp_path_factory.mktemp("mdnet_interrupted")
     trainer = make_trainer(sequences, run_dir)
-    assert len(trainer.fit(max_steps=3, progress=False)) == 3
+    assert len(trainer.fit(max_steps=5, progress=False)) == 5
     return run_dir
 
 
@@ -196,12 +197,12 @@ def test_resume_restores_the_step_and_finishes_the_run(sequences, interrupted_ru
     shutil.copytree(interrupted_run, run_dir)
     trainer = make_trainer(sequences, run_dir)
     assert trainer.resume() is True
-    assert trainer.step == 3
+    assert trainer.step == 4 and trainer.state.epoch == 2
     saved = load_checkpoint(run_dir / CHECKPOINT)["model"]
     for key, value in trainer.model.state_dict().items():
         assert torch.equal(value, saved[key]), key
     losses = trainer.fit(progress=False)
-    assert len(losses) == 3 and trainer.step == 6
+    assert len(losses) == 2 and trainer.step == 6
 
 
 def test_resume_without_checkpoint_returns_false(sequences, tmp_path):
@@ -222,6 +223,6 @@ def test_resumed_training_matches_an_uninterrupted_run(sequences, interrupted_ru
     resumed = make_trainer(sequences, run_dir)
     assert resumed.resume()
     resumed_losses = resumed.fit(progress=False)
-    np.testing.assert_allclose(resumed_losses, straight_losses[3:], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(resumed_losses, straight_losses[4:], rtol=1e-4, atol=1e-6)
     for (name, a), (_, b) in zip(resumed.model.state_dict().items(), straight.model.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)

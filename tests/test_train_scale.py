@@ -19,7 +19,7 @@ from twintrack.configs import load_config
 from twintrack.errors import UserError
 from twintrack.models import SiamFCNet
 from twintrack.data import discover
-from twintrack.eval.validate import SiamFCValidator
+from twintrack.eval.validate import TrackingValidator
 from twintrack.train.loader import EpochShardSampler, make_loader
 from twintrack.data.packs import PRECROP_SIZE, box_in_crop, precrop_geometry, read_pack, write_pack
 from twintrack.train.pairs import CropCache, PairSampler
@@ -102,7 +102,7 @@ def test_loader_pairs_do_not_depend_on_worker_count(data_root):
 def test_training_from_a_pack_with_validation_logs_auc(pack, data_root, tmp_path):
     config = load_config("train_siamfc", {**SMALL, "epochs": 2, "val_data": str(data_root), "val_every": 1})
     trainer = SiamFCTrainer(config, read_pack(pack), tmp_path / "run", CPU,
-                            validator=SiamFCValidator(str(data_root), CPU))
+                            validator=TrackingValidator("siamfc", str(data_root), CPU))
     losses = trainer.fit(progress=False)
     assert len(losses) == 4 and all(np.isfinite(losses))
     rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))

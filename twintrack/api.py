@@ -1,39 +1,27 @@
-"""``create_tracker``: the one public way to build a tracker."""
+"""``create_tracker``: the one public way to build a tracker, by its name in the registry (tracker/registry.py)."""
 
 from __future__ import annotations
 
-from twintrack.configs import load_config
 from twintrack.device import resolve_device
-from twintrack.errors import UserError
-from twintrack.weights import default_weights, load_weights
+from twintrack.tracker.registry import get_tracker, list_trackers
+from twintrack.weights import load_weights
 
-TRACKERS = ("siamfc", "mdnet")
+__all__ = ["create_tracker", "list_trackers"]
 
 
 def create_tracker(name: str, weights=None, device="auto", seed=None, **overrides):
-    """Build a tracker by name.
+    """Build a registered tracker by name (``twintrack.list_trackers()`` lists them).
 
-    ``weights``: a .safetensors path (default: the shipped weights). ``device``: ``auto``, ``cpu`` or ``cuda``.
-    ``seed``: makes stochastic trackers repeatable (SiamFC is deterministic). ``overrides``: config keys of the
-    tracker's preset, e.g. ``window_influence=0.2``.
+    ``weights``: a .safetensors path (default: the tracker's default, for the built-ins the shipped weights).
+    ``device``: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``. ``seed``: makes stochastic trackers
+    repeatable (SiamFC is deterministic and ignores it). ``overrides``: config keys of the tracker's preset,
+    e.g. ``window_influence=0.2``.
     """
-    if name not in TRACKERS:
-        raise UserError(f"unknown tracker '{name}'; choose one of {', '.join(TRACKERS)}")
+    entry = get_tracker(name)
     torch_device = resolve_device(device)
-    if name == "siamfc":
-        from twintrack.models import SiamFCNet
-        from twintrack.tracker.siamfc import SiamFCTracker
-
-        config = load_config("siamfc", overrides)
-        net = SiamFCNet()
-        load_weights(net, weights if weights is not None else default_weights("siamfc"), arch="siamfc_vggm")
-        return SiamFCTracker(net, config, torch_device)
-    if name == "mdnet":
-        from twintrack.models.mdnet import MDNet
-        from twintrack.tracker.mdnet import MDNetTracker
-
-        config = load_config("mdnet", overrides)
-        net = MDNet(num_branches=1, dropout=config.dropout)
-        load_weights(net, weights if weights is not None else default_weights("mdnet"), arch="mdnet_vggm")
-        return MDNetTracker(net, config, torch_device, seed=seed)
-    raise AssertionError(name)
+    config = entry.load_config(overrides)
+    net = entry.resolve_model(config)
+    path = entry.weights_file(weights)
+    if path is not None and entry.weights_arch is not None:
+        load_weights(net, path, arch=entry.weights_arch)
+    return entry.build_tracker(net, config, torch_device, seed=seed)

@@ -1,8 +1,10 @@
-"""What every command shares: the one-line-error parser, the ``key=value`` splitter, the --device option."""
+"""What every command shares: the one-line-error parser, the ``key=value`` splitter, --tracker and --device."""
 
 from __future__ import annotations
 
 import argparse
+
+from twintrack.errors import UserError
 
 DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N (default: auto)"
 
@@ -10,6 +12,35 @@ DEVICE_HELP = "auto (CUDA when available, else CPU), cpu, cuda or cuda:N (defaul
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's usage dump becomes one line, status 2
         self.exit(2, f"twintrack: error: {message}\n")
+
+
+def tracker_help(trainable: bool = False) -> str:
+    """The registered trackers, one per line with their description, for --help."""
+    from twintrack.tracker.registry import get_tracker, list_trackers
+
+    names = list_trackers(trainable=trainable)
+    return "; ".join(f"{name}: {get_tracker(name).description}" if get_tracker(name).description else name
+                     for name in names)
+
+
+def tracker_name(name: str) -> str:
+    """argparse ``type`` for a tracker name: refuses names the registry does not know, listing those it does."""
+    from twintrack.tracker.registry import get_tracker
+
+    try:
+        return get_tracker(name).name
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_tracker(parser: argparse.ArgumentParser, default: str | None = "siamfc", repeatable: bool = False) -> None:
+    """``--tracker NAME``, its choices read from the registry when the parser is built."""
+    if repeatable:
+        parser.add_argument("--tracker", action="append", default=[], type=tracker_name, metavar="NAME",
+                            help=f"twintrack tracker (repeatable): {tracker_help()}")
+    else:
+        parser.add_argument("--tracker", default=default, type=tracker_name, metavar="NAME",
+                            help=f"tracker (default {default}): {tracker_help()}")
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:

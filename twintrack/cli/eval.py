@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from twintrack.cli.common import add_device, add_overrides
+from twintrack.cli.common import add_device, add_overrides, add_tracker
 from twintrack.errors import UserError
 from twintrack.eval.got10k_adapter import KINDS, Benchmark, make_experiment, open_benchmark, parse_dataset_spec
 from twintrack.eval.jobs import TrackerSpec, load_run, run_jobs, stale_jobs, vot_failures
@@ -22,7 +22,7 @@ from twintrack.eval.jobs import TrackerSpec, load_run, run_jobs, stale_jobs, vot
 
 def add_parsers(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="evaluate trackers on a benchmark (got10k toolkit protocols)")
-    parser.add_argument("--tracker", action="append", default=[], help="twintrack tracker (repeatable)")
+    add_tracker(parser, repeatable=True)
     parser.add_argument("--baseline", action="append", default=[], help="csrt, kcf or mil (repeatable)")
     parser.add_argument("--dataset", required=True, metavar="KIND:ROOT",
                         help=f"KIND one of {', '.join(KINDS)}; folder:ROOT is OTB-style sequence folders")
@@ -153,6 +153,7 @@ def _config_dict(tracker) -> dict:
 
 
 def _weights_table(specs):
+    from twintrack.tracker.registry import get_tracker
     from twintrack.weights import registry, sha256_of
 
     shipped = registry()
@@ -160,10 +161,15 @@ def _weights_table(specs):
     for spec in specs:
         if spec.baseline:
             rows.append([spec.name, "OpenCV (no weights)", "-"])
-        elif spec.weights:
-            rows.append([spec.name, str(spec.weights), sha256_of(spec.weights)])
+            continue
+        entry = get_tracker(spec.name)
+        chosen = spec.weights or entry.default_weights
+        if chosen is None:
+            rows.append([spec.name, "none (the tracker loads no weights)", "-"])
+        elif not spec.weights and chosen in shipped:
+            rows.append([spec.name, f"shipped {shipped[chosen]['file']}", shipped[chosen]["sha256"]])
         else:
-            rows.append([spec.name, f"shipped {shipped[spec.name]['file']}", shipped[spec.name]["sha256"]])
+            rows.append([spec.name, str(chosen), sha256_of(entry.weights_file(spec.weights))])
     return ["tracker", "weights", "sha256"], rows
 
 

@@ -6,7 +6,9 @@ import argparse
 import tempfile
 
 from twintrack.cli.common import add_device, add_overrides
-from twintrack.train.lr_find import check_range, lr_range_test, write_outputs
+from twintrack.cli.train import add_init_weights, add_trainable_tracker, build_trainer
+from twintrack.errors import UserError
+from twintrack.train.lr_find import lr_range_test, write_outputs
 
 
 def add_parsers(subparsers) -> None:
@@ -17,11 +19,11 @@ def add_parsers(subparsers) -> None:
         "lr_find.png to --out and prints a suggested lr (steepest descent of the smoothed loss; min/10 when the "
         "curve is too short). Nothing in a run folder is changed. Config keys as for `twintrack train`.",
     )
-    parser.add_argument("tracker", choices=["siamfc", "mdnet"])
+    add_trainable_tracker(parser)
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="as for `twintrack train`")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for lr_find.csv and lr_find.png")
     parser.add_argument("--config", metavar="YAML", help="a training config file (default: the preset)")
-    parser.add_argument("--backbone", metavar="FILE", help="mdnet: SiamFC weights for the conv layers")
+    add_init_weights(parser)
     add_device(parser)
     parser.add_argument("--lr-min", type=float, default=1e-6)
     parser.add_argument("--lr-max", type=float, default=1.0)
@@ -31,31 +33,18 @@ def add_parsers(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from twintrack.configs import load_config
     from twintrack.device import resolve_device
     from twintrack.train.datasets import load_all
 
-    check_range(args.lr_min, args.lr_max, args.steps)  # before any data is read
-    overrides = args.overrides
+    # Before any data is read, in the flags' words (the library's check_range says the same for Python callers).
+    if not 0 < args.lr_min < args.lr_max:
+        raise UserError(f"lr-find needs 0 < --lr-min < --lr-max (got {args.lr_min:g}, {args.lr_max:g})")
+    if args.steps < 2:
+        raise UserError(f"lr-find needs --steps >= 2 (got {args.steps})")
     device = resolve_device(args.device)
     sequences = load_all(args.data)
     with tempfile.TemporaryDirectory(prefix="twintrack-lr-find-") as scratch:
-        if args.tracker == "siamfc":
-            from twintrack.train.siamfc_trainer import SiamFCTrainer
-
-            config = load_config("train_siamfc", overrides, path=args.config)
-            if config.num_threads > 0:
-                torch.set_num_threads(config.num_threads)
-            trainer = SiamFCTrainer(config, sequences, scratch, device)
-        else:
-            from twintrack.train.mdnet_trainer import MDNetTrainer
-            from twintrack.weights import default_weights
-
-            config = load_config("train_mdnet", overrides, path=args.config)
-            trainer = MDNetTrainer(config, sequences, scratch, device,
-                                   backbone_weights=args.backbone or default_weights("siamfc"))
+        trainer = build_trainer(args, sequences, scratch, device)
         result = lr_range_test(trainer, args.lr_min, args.lr_max, args.steps, echo=print)
     csv_path, png_path = write_outputs(result, args.out)
     print(f"twintrack: {len(result.lrs)} steps written to {csv_path} and {png_path}")

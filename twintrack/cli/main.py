@@ -12,8 +12,9 @@ import os
 import sys
 
 # FFmpeg (inside OpenCV) prints its own complaints about unreadable files straight to stderr; our error line says
-# what is wrong, so keep its log quiet. OpenCV reads these when it loads, so they are set before any twintrack
-# module that imports cv2 is imported (all of them are imported below, inside build_parser).
+# what is wrong, so keep its log quiet. cv2 is already imported by now (the twintrack package imports geometry.py);
+# this still works because OpenCV reads both variables lazily, when its FFmpeg backend first opens a file and when
+# it first logs (tests/test_cli.py checks that an unreadable video gives one error line).
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 

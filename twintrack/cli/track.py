@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from twintrack.api import TRACKERS, create_tracker
-from twintrack.cli.common import add_device, add_overrides
+from twintrack.api import create_tracker
+from twintrack.cli.common import add_device, add_overrides, add_tracker
 from twintrack.configs import parse_overrides
 from twintrack.data.images import list_images
 from twintrack.errors import UserError
@@ -45,7 +45,7 @@ def add_common(parser, default_output=None) -> None:
     parser.add_argument("--output", default=default_output, metavar="VIDEO",
                         help="write an annotated video (.mp4/.avi); runs headless")
     parser.add_argument("--boxes", metavar="TXT", help="write one x,y,w,h line per frame, first frame included")
-    parser.add_argument("--tracker", default="siamfc", help=f"tracker name ({', '.join(TRACKERS)})")
+    add_tracker(parser)
     parser.add_argument("--weights", metavar="FILE", help="weights .safetensors (default: shipped weights)")
     add_device(parser)
     add_overrides(parser, "tracker config overrides")

@@ -9,8 +9,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from twintrack.cli.common import add_device, add_overrides
+from twintrack.cli.common import add_device, add_overrides, tracker_help, tracker_name
 from twintrack.configs import load_config
+from twintrack.tracker.registry import get_tracker, list_trackers
 from twintrack.device import resolve_device
 from twintrack.errors import UserError
 from twintrack.train.datasets import load_all
@@ -31,15 +32,14 @@ def add_train_parser(subparsers) -> None:
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("tracker", choices=["siamfc", "mdnet"], help="which network to train")
+    add_trainable_tracker(parser)
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR",
                         help="folders of OTB-style sequences or still-image sets (img/ + boxes.csv); "
                         "got10k:ROOT, lasot:ROOT or vid:ROOT load those datasets through the got10k toolkit")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: config, checkpoints, weights")
     parser.add_argument("--config", metavar="YAML", help="a training config file (default: the preset)")
     parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
-    parser.add_argument("--backbone", metavar="FILE",
-                        help="mdnet: SiamFC weights whose conv layers start MDNet (default: the shipped SiamFC)")
+    add_init_weights(parser)
     add_device(parser)
     parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke runs)")
     parser.add_argument("--overfit-batch", action="store_true",
@@ -50,13 +50,40 @@ def add_train_parser(subparsers) -> None:
     parser.set_defaults(func=run, list_options=("data",))
 
 
+def add_trainable_tracker(parser) -> None:
+    parser.add_argument("tracker", type=tracker_name, metavar="TRACKER",
+                        help=f"which network to train: {tracker_help(trainable=True)}")
+
+
+def add_init_weights(parser) -> None:
+    parser.add_argument("--backbone", metavar="FILE",
+                        help="weights to start from (mdnet: SiamFC weights whose conv layers start MDNet, default the "
+                        "shipped SiamFC; siamfc: a previous run's weights, default none)")
+
+
+def build_trainer(args: argparse.Namespace, sequences, run_dir, device):
+    """The registered trainer for ``args.tracker`` with its training config (preset or --config, then overrides)."""
+    entry = get_tracker(args.tracker)
+    config = entry.load_train_config(args.overrides, path=args.config)
+    if getattr(config, "num_threads", 0) > 0:
+        torch.set_num_threads(config.num_threads)
+    validator = None
+    rank0 = not dist.is_initialized() or dist.get_rank() == 0
+    if rank0 and getattr(config, "val_every", 0) > 0 and getattr(config, "val_data", ""):
+        from twintrack.eval.validate import TrackingValidator
+
+        validator = TrackingValidator(entry.name, config.val_data, device)
+    return entry.build_trainer(config, sequences, run_dir, device, validator=validator,
+                               init_weights=entry.init_weights_file(args.backbone))
+
+
 TRAIN_EPILOG = f"""\
 main config keys (presets: twintrack/configs/train_siamfc.yaml, train_mdnet.yaml):
   optimizer        {' | '.join(OPTIMIZERS)}
   lr, lr_final     starting rate; exponential / cosine end there
-  lr_schedule      {' | '.join(SCHEDULES)} (per epoch; per iteration for mdnet)
+  lr_schedule      {' | '.join(SCHEDULES)} (per epoch; an mdnet epoch is one cycle over its domains)
   lr_step_epochs, lr_step_gamma   step schedule: x gamma every N epochs
-  switch_epoch     adam_then_sgd: Adam for N epochs (mdnet: iterations), then SGD with momentum
+  switch_epoch     adam_then_sgd: Adam for N epochs, then SGD with momentum
   sgd_lr           adam_then_sgd: SGD rate at the switch (0: SWATS projection estimate)
   momentum, weight_decay
   init             {' | '.join(INITS)}
@@ -102,11 +129,11 @@ def run_precrop(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = args.overrides
     device = resolve_device(args.device)
     if dist.is_initialized():
-        if args.tracker != "siamfc":
-            raise UserError("multi-process (torchrun) training is for siamfc; train mdnet in one process")
+        if not get_tracker(args.tracker).distributed:
+            names = ", ".join(n for n in list_trackers(trainable=True) if get_tracker(n).distributed)
+            raise UserError(f"multi-process (torchrun) training is for {names}; train {args.tracker} in one process")
         if device.type == "cuda":  # one GPU per process, as torchrun numbers them on each machine
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(device)
@@ -115,25 +142,7 @@ def run(args: argparse.Namespace) -> int:
     sequences = load_all(args.data)
     videos = sum(1 for s in sequences if not s.still)
     print(f"twintrack: {videos} sequences, {len(sequences) - videos} still boxes, device {device}")
-    if args.tracker == "siamfc":
-        from twintrack.train.siamfc_trainer import SiamFCTrainer
-
-        config = load_config("train_siamfc", overrides, path=args.config)
-        if config.num_threads > 0:
-            torch.set_num_threads(config.num_threads)
-        validator = None
-        if config.val_every > 0 and config.val_data and (not dist.is_initialized() or dist.get_rank() == 0):
-            from twintrack.eval.validate import SiamFCValidator
-
-            validator = SiamFCValidator(config.val_data, device)
-        trainer = SiamFCTrainer(config, sequences, args.out, device, validator=validator)
-    else:
-        from twintrack.train.mdnet_trainer import MDNetTrainer
-        from twintrack.weights import default_weights
-
-        config = load_config("train_mdnet", overrides, path=args.config)
-        backbone = args.backbone or default_weights("siamfc")
-        trainer = MDNetTrainer(config, sequences, args.out, device, backbone_weights=backbone)
+    trainer = build_trainer(args, sequences, args.out, device)
     if args.overfit_batch:
         from twintrack.train.babysit import DEFAULT_STEPS, overfit_batch, verdict
 
@@ -141,14 +150,17 @@ def run(args: argparse.Namespace) -> int:
         print(verdict(success, losses))
         return 0 if success else 1
     if args.resume:
-        if not trainer.resume():
+        try:
+            resumed = trainer.resume()
+        except UserError as err:
+            raise UserError(f"--resume: {err}") from None
+        if not resumed:
             raise UserError(f"--resume: no checkpoint in {args.out}; start without --resume")
         print(f"twintrack: resumed from {args.out}")
     trainer.fit(max_steps=args.max_steps)
     trainer.save()
-    weights = "siamfc_vggm.safetensors" if args.tracker == "siamfc" else "mdnet_vggm.safetensors"
     if not dist.is_initialized() or dist.get_rank() == 0:
-        print(f"twintrack: weights written to {trainer.run_dir / weights}")
+        print(f"twintrack: weights written to {trainer.weights_path}")
     return 0
 
 

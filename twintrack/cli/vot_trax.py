@@ -12,11 +12,13 @@ from twintrack.cli.common import DEVICE_HELP
 from twintrack.eval.baselines import BASELINES
 from twintrack.eval.jobs import TrackerSpec
 from twintrack.eval.vot_trax import serve
+from twintrack.tracker.registry import list_trackers
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m twintrack.cli.vot_trax", description=__doc__.splitlines()[0])
-    parser.add_argument("--tracker", required=True, help=f"siamfc, mdnet or a baseline ({', '.join(BASELINES)})")
+    parser.add_argument("--tracker", required=True,
+                        help=f"a twintrack tracker ({', '.join(list_trackers())}) or a baseline ({', '.join(BASELINES)})")
     parser.add_argument("--weights")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--seed", type=int, default=0)

@@ -1,21 +1,12 @@
-"""Run several trackers over the same sequences and tabulate AUC, precision, normalized precision and fps."""
+"""Tables of several trackers' runs over the same sequences: AUC, precision, normalized precision and fps."""
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
-from tqdm import tqdm
 
-from twintrack.eval.runner import SequenceRun, run_sequence
-from twintrack.eval.sequences import EvalSequence
+from twintrack.eval.runner import SequenceRun
 
 Table = tuple[list[str], list[list[str]]]  # header, rows of cells
-
-
-def evaluate(make_tracker: Callable[[], object], sequences: list[EvalSequence], desc: str = "") -> list[SequenceRun]:
-    """A fresh tracker per sequence (trackers keep state), run with the OTB one-pass protocol."""
-    return [run_sequence(make_tracker(), seq) for seq in tqdm(sequences, desc=desc, leave=False)]
 
 
 def summary(runs: list[SequenceRun]) -> dict:
@@ -59,8 +50,3 @@ def markdown_table(table: Table) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def markdown_tables(results: dict[str, list[SequenceRun]], reference: str | None = None) -> str:
-    """The summary table and the per-sequence AUC table, in Markdown."""
-    return markdown_table(summary_table(results, reference)) + "\n\n" + markdown_table(sequence_table(results))

@@ -38,6 +38,7 @@ from got10k.trackers import Tracker as Got10kBaseTracker
 from got10k.utils.metrics import poly_iou
 
 from twintrack.errors import UserError
+from twintrack.fileio import write_text_atomic
 from twintrack.eval.sequences import EvalSequence, load_folder_sequences
 from twintrack.geometry import from_one_based, to_one_based
 
@@ -324,14 +325,5 @@ class OfflineExperimentVOT(ExperimentVOT):
             with open(time_file) as handle:
                 old_lines = handle.read().strip().split("\n")
             time_lines = [old + "," + new for old, new in zip(old_lines, time_lines)]
-        write_atomic(time_file, "\n".join(time_lines))
-        write_atomic(record_file, "\n".join(lines))
-
-
-def write_atomic(path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it over: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+        write_text_atomic(time_file, "\n".join(time_lines))
+        write_text_atomic(record_file, "\n".join(lines))

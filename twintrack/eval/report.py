@@ -6,7 +6,7 @@ import html
 from pathlib import Path
 
 from twintrack.eval.compare import Table, markdown_table
-from twintrack.eval.got10k_adapter import write_atomic
+from twintrack.fileio import write_text_atomic
 
 # A section is (heading, items); an item is a paragraph (str), a table (Table) or a code block (("code", text)).
 
@@ -56,6 +56,6 @@ def _html_table(table: Table) -> str:
 
 
 def write_reports(out: Path, title: str, sections, images: list[str]) -> Path:
-    write_atomic(out / "report.md", render_markdown(title, sections))
-    write_atomic(out / "report.html", render_html(title, sections, images))
+    write_text_atomic(out / "report.md", render_markdown(title, sections))
+    write_text_atomic(out / "report.html", render_html(title, sections, images))
     return out / "report.md"

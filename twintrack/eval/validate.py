@@ -10,24 +10,24 @@ import copy
 
 import numpy as np
 
-from twintrack.configs import load_config
 from twintrack.eval.runner import run_sequence
 from twintrack.eval.sequences import load_folder_sequences
+from twintrack.tracker.registry import get_tracker
 
 
-class SiamFCValidator:
-    """``validator(model) -> {"val_auc": mean success AUC, "val_prec": mean precision at 20 px}`` of SiamFC with
-    the preset's tracking settings over the sequences of ``val_data``."""
+class TrackingValidator:
+    """``validator(net) -> {"val_auc": mean success AUC, "val_prec": mean precision at 20 px}``: a registered
+    tracker with its preset tracking settings, built around ``net`` (the network being trained, in its tracking
+    form), over the sequences of ``val_data``. Stochastic trackers use seed 0, so epochs compare like for like."""
 
-    def __init__(self, val_data: str, device) -> None:
+    def __init__(self, tracker: str, val_data: str, device) -> None:
+        self.entry = get_tracker(tracker)
         self.sequences = load_folder_sequences(val_data)
         self.device = device
 
-    def __call__(self, model) -> dict[str, float]:
-        from twintrack.tracker.siamfc import SiamFCTracker
-
+    def __call__(self, net) -> dict[str, float]:
         # The tracker folds BatchNorm into the conv weights in place: give it a copy, never the model in training.
-        tracker = SiamFCTracker(copy.deepcopy(model).float(), load_config("siamfc"), self.device)
+        tracker = self.entry.build_tracker(copy.deepcopy(net).float(), self.entry.load_config(), self.device, seed=0)
         scores = [run_sequence(tracker, sequence).score for sequence in self.sequences]
         return {"val_auc": float(np.mean([s.success_auc for s in scores])),
                 "val_prec": float(np.mean([s.precision for s in scores]))}

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
 from twintrack.configs import config_to_dict
 from twintrack.errors import UserError
+from twintrack.fileio import write_atomic
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
     """torch.save to a temp file, then rename: a killed run never leaves a half-written checkpoint."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(path: Path) -> dict:

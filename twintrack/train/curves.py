@@ -1,7 +1,8 @@
 """Training curves from a run's metrics.csv: loss, and validation AUC when the run measured it.
 
-Reads SiamFC's columns (epoch, step, loss, lr, pairs_per_s, data_wait, val_auc, val_prec; val_* may be empty) and
-MDNet's (step, loss). Matplotlib's Agg canvas is used directly, so no window opens and no global backend is set.
+Reads the trainers' columns (epoch, step, loss, lr, samples_per_s, data_wait, val_auc, val_prec; val_* may be
+empty) and older MDNet runs' (step, loss). Matplotlib's Agg canvas is used directly, so no window opens and no
+global backend is set.
 """
 
 from __future__ import annotations

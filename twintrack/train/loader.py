@@ -36,16 +36,20 @@ class EpochShardSampler(Sampler[int]):
         self.rank = rank
         self.world = world
         self.epoch = 0
+        self.skip_pairs = 0
 
-    def set_epoch(self, epoch: int) -> None:
+    def set_epoch(self, epoch: int, skip_pairs: int = 0) -> None:
+        """Place the sampler at ``epoch``, without its first ``skip_pairs`` pairs (all processes together): a run
+        resumed mid-epoch continues with the pairs an uninterrupted run would draw."""
         self.epoch = epoch
+        self.skip_pairs = skip_pairs
 
     def __iter__(self):
         start = self.epoch * self.pairs_per_epoch
-        return iter(range(start + self.rank, start + self.pairs_per_epoch, self.world))
+        return iter(range(start + self.skip_pairs + self.rank, start + self.pairs_per_epoch, self.world))
 
     def __len__(self) -> int:
-        return len(range(self.rank, self.pairs_per_epoch, self.world))
+        return len(range(self.skip_pairs + self.rank, self.pairs_per_epoch, self.world))
 
 
 def _quiet_worker(_worker_id: int) -> None:

@@ -4,32 +4,31 @@ Each iteration takes 8 frames of one domain, one conv pass per frame over a sear
 (jittered, as tracking drift would place it), and RoIAlign-pooled features of 32 positives (IoU >= 0.7) and 96
 negatives (IoU <= 0.5) in all. The conv layers start from the SiamFC-trained backbone and are frozen by default
 (``conv_lr_mult: 0``) or fine-tuned at a lower learning rate.
+
+An epoch is one cycle over the domains (py-MDNet's "cycle"): ``len(domains)`` iterations, each domain once, in a
+seeded order. The run is ``iterations`` iterations (its last epoch may be partial). Epochs are the unit of the
+schedule keys (``lr_schedule``, ``lr_step_epochs``, ``switch_epoch``) and of ``checkpoint_every``, as for SiamFC.
 """
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
-from tqdm import tqdm
 
-from twintrack.configs import MDNetTrainConfig, config_to_dict
+from twintrack.configs import MDNetTrainConfig
 from twintrack.errors import UserError
 from twintrack.geometry import crop_and_resize, jitter_boxes, sample_by_iou, uniform_boxes, xywh_to_cxcywh
 from twintrack.models import SiamFCNet
 from twintrack.models.mdnet import MDNet
 from twintrack.data.images import read_image
 from twintrack.data.sequences import Sequence
-from twintrack.train.optim import build_optimization, check_train_config, lr_groups, on_epoch_start
-from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
-from twintrack.weights import load_weights, save_weights
+from twintrack.train.optim import build_optimization, check_train_config, lr_groups
+from twintrack.train.trainer import CHECKPOINT, Trainer  # noqa: F401 (CHECKPOINT: API)
+from twintrack.weights import load_weights
 
-CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "mdnet_vggm.safetensors"
 
 
@@ -61,23 +60,24 @@ def init_head(head, scheme: str = "kaiming") -> None:
         torch.nn.init.zeros_(branch.bias)
 
 
-class MDNetTrainer:
-    def __init__(self, config: MDNetTrainConfig, sequences: list[Sequence], run_dir, device,
-                 backbone_weights=None) -> None:
+class MDNetTrainer(Trainer):
+    WEIGHTS = WEIGHTS
+    ARCH = "mdnet_vggm"
+
+    def __init__(self, config: MDNetTrainConfig, sequences: list[Sequence], run_dir, device, validator=None,
+                 init_weights=None) -> None:
+        """``init_weights``: SiamFC weights whose conv layers start MDNet (None: random conv layers)."""
         check_train_config(config)
-        self.config = config
-        self.device = device
-        self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(config, run_dir, device, validator)
         self.domains = group_domains(sequences)
         if not self.domains:
             raise UserError("no training sequences for MDNet")
         torch.manual_seed(config.seed)
         self.model = MDNet(num_branches=len(self.domains), dropout=config.dropout)
         init_head(self.model.head, config.init)
-        if backbone_weights is not None:
+        if init_weights is not None:
             siamfc = SiamFCNet()
-            load_weights(siamfc, backbone_weights, arch="siamfc_vggm")
+            load_weights(siamfc, init_weights, arch="siamfc_vggm")
             self.model.backbone.load_state_dict(siamfc.backbone.state_dict())
         self.freeze_conv = config.conv_lr_mult == 0
         for p in self.model.backbone.parameters():
@@ -90,10 +90,11 @@ class MDNetTrainer:
             (head.branches.parameters(), config.fc6_lr_mult),
             (self.model.backbone.parameters(), config.conv_lr_mult),
         ])
-        # Counted in iterations; fit() places it at each iteration (a pure function of the step: resume is exact).
-        self.optimizer, self.scheduler = build_optimization(config, groups, config.iterations)
+        self.steps_per_epoch = len(self.domains)
+        self.total_steps = config.iterations
+        self.samples_per_step = config.frames_per_iter
+        self.optimizer, self.scheduler = build_optimization(config, groups, self.epochs)
         self.rng = np.random.default_rng(config.seed)
-        self.step = 0
 
     # ------------------------------------------------------------------------------------------------- samples
     def _frame_samples(self, sequence: Sequence, index: int):
@@ -147,8 +148,12 @@ class MDNetTrainer:
         domain_index = int(order[self.step % len(order)])
         return (domain_index, *self.batch(domain_index))
 
+    def epoch_batches(self, epoch: int, skip: int):
+        # next_batch() reads the step count, which the loop advances after each step: one batch at a time.
+        return (self.next_batch() for _ in range(self.steps_per_epoch - skip))
+
     # ------------------------------------------------------------------------------------------------ training
-    def train_step(self, domain_index: int, images, pos_rois, neg_rois) -> float:
+    def step_loss(self, domain_index: int, images, pos_rois, neg_rois) -> torch.Tensor:
         model = self.model
         model.head.train()
         # BatchNorm keeps the SiamFC-trained statistics even when the conv weights learn: 8 regions per step are
@@ -167,55 +172,10 @@ class MDNetTrainer:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.head.parameters(), 10.0)
         self.optimizer.step()
-        self.step += 1
-        return float(loss.detach())
+        return loss.detach()
 
-    def fit(self, max_steps: int | None = None, progress: bool = True) -> list[float]:
-        # Written here, not in __init__: a refused --resume must leave the run's config as it was.
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(self.config), sort_keys=False))
-        cfg = self.config
-        losses: list[float] = []
-        metrics_path = self.run_dir / "metrics.csv"
-        new_file = not metrics_path.exists()
-        with open(metrics_path, "a", newline="") as handle:
-            writer = csv.writer(handle)
-            if new_file:
-                writer.writerow(["step", "loss"])
-            bar = tqdm(range(self.step, cfg.iterations), desc="mdnet", disable=not progress, dynamic_ncols=True)
-            for step in bar:
-                on_epoch_start(self.optimizer, self.step, cfg.switch_epoch, self.scheduler)
-                loss = self.train_step(*self.next_batch())
-                losses.append(loss)
-                bar.set_postfix(loss=f"{np.mean(losses[-cfg.log_every:]):.4f}")
-                if self.step % cfg.log_every == 0:
-                    writer.writerow([self.step, f"{np.mean(losses[-cfg.log_every:]):.5f}"])
-                    handle.flush()
-                if self.step % cfg.checkpoint_every == 0:
-                    self.save()
-                if max_steps is not None and len(losses) >= max_steps:
-                    break
-        return losses
-
-    # --------------------------------------------------------------------------------------------- checkpoints
-    def save(self) -> None:
-        save_checkpoint(self.run_dir / CHECKPOINT, {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "step": self.step,
-            **rng_state(self.rng),
-            "config": config_to_dict(self.config),
-        })
-        save_weights(self.export(), self.run_dir / WEIGHTS, arch="mdnet_vggm", extra={"step": self.step})
-
-    def resume(self) -> bool:
-        payload = load_for_resume(self.run_dir / CHECKPOINT, self.config)
-        if payload is None:
-            return False
-        self.model.load_state_dict(payload["model"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.step = payload["step"]
-        restore_rng(payload, self.rng)
-        return True
+    def tracking_network(self) -> MDNet:
+        return self.export()
 
     def export(self) -> MDNet:
         """The tracking network: shared layers and one branch (tracking replaces it with a fresh one per video)."""

@@ -1,13 +1,14 @@
-"""A run folder's per-epoch log: metrics.csv (appended, so resumed runs continue it) and TensorBoard events."""
+"""A run folder's per-epoch log: metrics.csv (appended, so resumed runs continue it) and TensorBoard events in tb/
+(torch.utils.tensorboard; the tensorboard package comes with the ``train`` extra)."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from twintrack.train.events import EventWriter
+from twintrack.optional import require
 
-COLUMNS = ("epoch", "step", "loss", "lr", "pairs_per_s", "data_wait", "val_auc", "val_prec")
+COLUMNS = ("epoch", "step", "loss", "lr", "samples_per_s", "data_wait", "val_auc", "val_prec")
 
 
 class RunLog:
@@ -28,7 +29,10 @@ class RunLog:
             self.writer = csv.DictWriter(self.handle, fieldnames=COLUMNS)
             if new_file:
                 self.writer.writeheader()
-            self.events = EventWriter(self.run_dir / "tb")
+            require("tensorboard", "training logs (TensorBoard events in tb/)", extra="train")
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.events = SummaryWriter(log_dir=str(self.run_dir / "tb"))
         return self
 
     def write(self, row: dict) -> None:
@@ -39,7 +43,7 @@ class RunLog:
         for key, value in row.items():
             if key not in ("epoch", "step") and value is not None:
                 self.events.add_scalar(f"train/{key}" if not key.startswith("val_") else f"val/{key[4:]}",
-                                       float(value), int(row["step"]))
+                                       float(value), global_step=int(row["step"]))
         self.events.flush()
 
     def __exit__(self, *exc) -> None:

@@ -12,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from twintrack.errors import UserError
+from twintrack.fileio import write_atomic
 
 
 def registry() -> dict:
@@ -41,14 +42,9 @@ def default_weights(tracker: str) -> Path:
 
 def save_weights(model: torch.nn.Module, path: str | Path, arch: str, extra: dict | None = None) -> Path:
     """Write a state dict as safetensors, atomically, with the architecture name in its metadata."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {"arch": arch, **{k: str(v) for k, v in (extra or {}).items()}}
-    save_file(state, str(tmp), metadata=metadata)
-    tmp.replace(path)
-    return path
+    return write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
 
 
 def load_weights(model: torch.nn.Module, path: str | Path, arch: str, strict: bool = True) -> None:

@@ -1,0 +1,186 @@
+"""The tracker registry: every tracker is registered here once, and everything that names trackers reads it.
+
+An entry says how to build a tracker by name: its config class and YAML preset, the network builder, the tracker
+class, the weights (architecture name and default file) and, for training, the trainer and its config. Then
+``create_tracker``, ``MultiTracker``, ``list_trackers()``, every command (``--tracker`` choices and help, ``train``,
+``lr-find``, ``eval``) and the TraX server know the tracker, with no other edit::
+
+    from twintrack.tracker.registry import TrackerEntry, register_tracker
+
+    register_tracker(TrackerEntry(
+        name="mytracker", config_class=MyConfig, preset="/path/to/mytracker.yaml",
+        build_model=lambda config: MyNet(), tracker_class=MyTracker, weights_arch="my_arch",
+        default_weights="/path/to/weights.safetensors"))
+
+The registry maps names to entries, nothing else: an entry holds no config values and no network, so two trackers
+of one name with different configs live side by side in one process. Classes and functions may be given as
+``"module:attribute"`` strings, imported when first used: the built-in trainers are named this way, so tracker/
+never imports train/.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twintrack.configs import build_config, load_yaml, parse_overrides
+from twintrack.errors import UserError
+
+Lazy = Any  # a class or function, or a "module:attribute" string naming one
+
+
+def resolve(target: Lazy):
+    """A class or function given directly or as ``"module:attribute"``."""
+    if not isinstance(target, str):
+        return target
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class TrackerEntry:
+    """How to build, load and train one tracker.
+
+    ``tracker_class(net, config, device)`` (plus ``seed=`` when ``stochastic``) is the tracker; it must not modify
+    ``net`` (INTERFACES.md item 4). ``build_model(config)`` returns the untrained network. ``weights_arch`` is the
+    architecture name written in its safetensors files (None: the tracker loads no weights). ``default_weights`` is
+    a key of the shipped weights registry (twintrack/weights/registry.json) or a file path.
+
+    Training (optional): ``trainer(config, sequences, run_dir, device, validator=None, init_weights=None)`` with a
+    ``train_config_class`` loaded from ``train_preset``; ``train_init_weights`` is the weights a CLI run starts
+    from when none are given (MDNet: the shipped SiamFC, whose conv layers it reuses). ``distributed``: the
+    trainer runs under torchrun (DistributedDataParallel).
+    """
+
+    name: str
+    config_class: type
+    preset: str  # a YAML file: a name in twintrack/configs or a path
+    build_model: Lazy
+    tracker_class: Lazy
+    weights_arch: str | None = None
+    default_weights: str | None = None
+    stochastic: bool = False  # takes seed= (MDNet samples candidates at random); deterministic trackers do not
+    description: str = ""
+    trainer: Lazy = None
+    train_config_class: type | None = None
+    train_preset: str | None = None
+    train_init_weights: str | None = None
+    distributed: bool = False
+
+    def load_config(self, overrides=None, path: str | Path | None = None):
+        """The preset (or a YAML file of the same keys), then ``key=value`` overrides."""
+        return _load(self.config_class, self.preset, overrides, path)
+
+    def load_train_config(self, overrides=None, path: str | Path | None = None):
+        if self.train_config_class is None or self.train_preset is None:
+            raise UserError(f"tracker '{self.name}' cannot be trained (no trainer is registered for it)")
+        return _load(self.train_config_class, self.train_preset, overrides, path)
+
+    def weights_file(self, weights: str | Path | None = None) -> Path | None:
+        """``weights`` when given, else the default: a shipped weights key (checked by sha256) or a file."""
+        chosen = weights if weights is not None else self.default_weights
+        if chosen is None:
+            return None
+        return _weights_path(chosen)
+
+    def init_weights_file(self, weights: str | Path | None = None) -> Path | None:
+        chosen = weights if weights is not None else self.train_init_weights
+        return None if chosen is None else _weights_path(chosen)
+
+    def resolve_model(self, config):
+        """The untrained network for ``config``."""
+        return resolve(self.build_model)(config)
+
+    def build_tracker(self, net, config, device, seed=None):
+        cls = resolve(self.tracker_class)
+        return cls(net, config, device, seed=seed) if self.stochastic else cls(net, config, device)
+
+    def build_trainer(self, config, sequences, run_dir, device, validator=None, init_weights=None):
+        if self.trainer is None:
+            raise UserError(f"tracker '{self.name}' cannot be trained (no trainer is registered for it)")
+        return resolve(self.trainer)(config, sequences, run_dir, device, validator=validator,
+                                     init_weights=init_weights)
+
+
+def _load(config_class, preset, overrides, path):
+    source = str(path if path is not None else preset)
+    values = load_yaml(source)
+    values.update(parse_overrides(overrides))
+    return build_config(config_class, values, source=source)
+
+
+def _weights_path(weights: str | Path) -> Path:
+    from twintrack.weights import default_weights, registry
+
+    if isinstance(weights, str) and weights in registry():
+        return default_weights(weights)
+    return Path(weights)
+
+
+# The registry: names -> entries, in registration order. Entries are frozen and hold no state of a tracker.
+_ENTRIES: dict[str, TrackerEntry] = {}
+
+
+def register_tracker(entry: TrackerEntry, replace: bool = False) -> TrackerEntry:
+    """Add a tracker; its name must be new unless ``replace``. Returns the entry (usable as a decorator result)."""
+    if not entry.name or not entry.name.replace("_", "").replace("-", "").isalnum():
+        raise UserError(f"tracker name '{entry.name}' must be letters, digits, '-' or '_'")
+    if entry.name in _ENTRIES and not replace:
+        raise UserError(f"a tracker named '{entry.name}' is already registered; pass replace=True to replace it")
+    _ENTRIES[entry.name] = entry
+    return entry
+
+
+def unregister_tracker(name: str) -> None:
+    """Remove a tracker (tests register toy trackers and remove them again)."""
+    _ENTRIES.pop(name, None)
+
+
+def list_trackers(trainable: bool = False) -> tuple[str, ...]:
+    """Registered tracker names, in registration order (``trainable``: only those with a trainer)."""
+    return tuple(name for name, entry in _ENTRIES.items() if not trainable or entry.trainer is not None)
+
+
+def get_tracker(name: str) -> TrackerEntry:
+    entry = _ENTRIES.get(name)
+    if entry is None:
+        raise UserError(f"unknown tracker '{name}'; choose one of {', '.join(_ENTRIES) or '(none registered)'}")
+    return entry
+
+
+def _register_builtins() -> None:
+    from twintrack.configs import MDNetConfig, MDNetTrainConfig, SiamFCConfig, SiamFCTrainConfig
+
+    register_tracker(TrackerEntry(
+        name="siamfc", config_class=SiamFCConfig, preset="siamfc.yaml",
+        build_model=_siamfc_model, tracker_class="twintrack.tracker.siamfc:SiamFCTracker",
+        weights_arch="siamfc_vggm", default_weights="siamfc",
+        description="SiamFC: Siamese cross-correlation, no online update (fast)",
+        trainer="twintrack.train.siamfc_trainer:SiamFCTrainer", train_config_class=SiamFCTrainConfig,
+        train_preset="train_siamfc.yaml", distributed=True,
+    ))
+    register_tracker(TrackerEntry(
+        name="mdnet", config_class=MDNetConfig, preset="mdnet.yaml",
+        build_model=_mdnet_model, tracker_class="twintrack.tracker.mdnet:MDNetTracker",
+        weights_arch="mdnet_vggm", default_weights="mdnet", stochastic=True,
+        description="MDNet: fc layers fine-tuned online on SiamFC's conv layers (accurate, slower)",
+        trainer="twintrack.train.mdnet_trainer:MDNetTrainer", train_config_class=MDNetTrainConfig,
+        train_preset="train_mdnet.yaml", train_init_weights="siamfc",
+    ))
+
+
+def _siamfc_model(config):
+    from twintrack.models import SiamFCNet
+
+    return SiamFCNet()
+
+
+def _mdnet_model(config):
+    from twintrack.models.mdnet import MDNet
+
+    return MDNet(num_branches=1, dropout=config.dropout)
+
+
+_register_builtins()

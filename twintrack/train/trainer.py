@@ -1,0 +1,226 @@
+"""The one training loop (``Trainer.fit``) that every tracker's trainer plugs into, and its contract.
+
+A trainer subclass builds its network, data and optimizer in ``__init__`` and provides:
+
+- ``model``, ``optimizer``, ``scheduler`` (an ``optim.EpochSchedule``), ``config``, ``run_dir``, ``device``;
+  ``WEIGHTS`` (file name in the run folder) and ``ARCH`` (architecture tag of that safetensors file);
+- ``steps_per_epoch`` and ``total_steps``: the length of an epoch and of the run, in optimizer steps;
+- ``epoch_batches(epoch, skip)``: the batches of one epoch, without its first ``skip`` (a resumed run), each a
+  tuple of ``step_loss`` arguments;
+- ``step_loss(*batch) -> loss tensor``: one optimizer step (the loss stays on the device: reading it waits);
+- ``next_batch()``: the arguments of one step outside ``fit`` (lr-find, --overfit-batch);
+- ``tracking_network()``: the network in the form its tracker runs (saved as ``WEIGHTS``, given to validation);
+- optionally ``extra_state()`` / ``load_extra_state(payload)``: more for the checkpoint.
+
+``fit`` then owns everything else, the same way for every tracker:
+
+- schedules: at the start of every epoch the learning rate is placed at that epoch (a pure function of the epoch,
+  so resume is exact) and adam_then_sgd switches once ``epoch >= switch_epoch``. Epochs are the unit of
+  ``lr_schedule``, ``lr_step_epochs``, ``switch_epoch``, ``val_every`` and ``checkpoint_every`` for every tracker;
+- logging: one row per epoch in ``metrics.csv`` (epoch, step, loss, lr, samples_per_s, data_wait, val_auc,
+  val_prec) and the same numbers as TensorBoard scalars in ``tb/``; ``curves.png`` when the run ends;
+- validation: ``validator(tracking_network())`` every ``val_every`` epochs and after the last (configs that have
+  ``val_every``/``val_data``; the CLI builds the validator, see ``twintrack.eval.validate``);
+- checkpoints: every ``checkpoint_every`` epochs, after the last, and when ``max_minutes`` runs out: the
+  checkpoint (model, optimizer, schedule, step, random state, config; atomic) and the weights;
+- resume: ``resume()`` continues from the checkpoint at its exact step, refusing one trained with other settings.
+
+``fit(max_steps=N)`` stops after N more steps without saving (the CLI saves after ``fit``), for smoke runs.
+Under torchrun every process runs ``fit``; process 0 alone writes files and validates.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from tqdm import tqdm
+
+from twintrack.configs import config_to_dict
+from twintrack.errors import UserError
+from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
+from twintrack.train.curves import plot_training_curves
+from twintrack.train.optim import on_epoch_start
+from twintrack.train.runlog import RunLog
+from twintrack.weights import save_weights
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps completed
+
+
+class Trainer:
+    WEIGHTS = ""
+    ARCH = ""
+    samples_per_step = 1  # for samples_per_s in metrics.csv (SiamFC: pairs per step; MDNet: frames per step)
+
+    def __init__(self, config, run_dir, device, validator=None) -> None:
+        self.config = config
+        self.device = device
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.state = TrainState()
+        self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+        wants_validation = getattr(config, "val_every", 0) > 0 and getattr(config, "val_data", "")
+        if wants_validation and self.rank == 0 and validator is None:
+            raise UserError("val_every > 0 needs a validator: pass validator=TrackingValidator(tracker, val_data, "
+                            "device) from twintrack.eval.validate (`twintrack train` builds it from val_data)")
+        self.validator = validator if wants_validation and self.rank == 0 else None
+
+    # ----------------------------------------------------------------------------------- what subclasses give
+    steps_per_epoch: int
+    total_steps: int
+
+    def epoch_batches(self, epoch: int, skip: int):
+        raise NotImplementedError
+
+    def step_loss(self, *batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def next_batch(self):
+        raise NotImplementedError
+
+    def tracking_network(self) -> torch.nn.Module:
+        return self.model
+
+    def extra_state(self) -> dict:
+        return {}
+
+    def load_extra_state(self, payload: dict) -> None:
+        pass
+
+    # ------------------------------------------------------------------------------------------ the loop
+    @property
+    def epochs(self) -> int:
+        """Epochs in the run (the last one may be partial when total_steps is not a multiple)."""
+        return -(-self.total_steps // self.steps_per_epoch)
+
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+    @property
+    def weights_path(self) -> Path:
+        return self.run_dir / self.WEIGHTS
+
+    def train_step(self, *batch) -> float:
+        """One optimizer step outside ``fit`` (lr-find, --overfit-batch); returns the loss."""
+        loss = float(self.step_loss(*batch))
+        self.state.step += 1
+        return loss
+
+    def fit(self, max_steps: int | None = None, progress: bool = True) -> list[float]:
+        """Train to ``total_steps`` (or ``max_steps`` more steps, or ``max_minutes``); returns per-step losses."""
+        cfg = self.config
+        if self.rank == 0:
+            # Written here, not in __init__: a refused resume must leave the run's config as it was.
+            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+        losses: list[float] = []
+        started = time.perf_counter()
+        max_minutes = getattr(cfg, "max_minutes", 0.0)
+        with RunLog(self.run_dir, enabled=self.rank == 0) as log:
+            while self.state.step < self.total_steps:
+                epoch = self.state.step // self.steps_per_epoch
+                on_epoch_start(self.optimizer, epoch, cfg.switch_epoch, self.scheduler)
+                epoch_losses, stopped, seconds, waits = self._run_epoch(epoch, max_steps, len(losses), progress)
+                losses += torch.stack(epoch_losses).float().cpu().tolist() if epoch_losses else []
+                if stopped:
+                    break
+                row = self._epoch_row(epoch + 1, epoch_losses, seconds, waits)  # before the schedule moves on
+                self.state.epoch = epoch + 1
+                self.scheduler.set_epoch(self.state.epoch)
+                last = self.state.step >= self.total_steps
+                out_of_time = max_minutes > 0 and time.perf_counter() - started > max_minutes * 60
+                if self.validator and (self.state.epoch % cfg.val_every == 0 or last or out_of_time):
+                    row.update(self.validator(self.tracking_network()))
+                log.write(row)
+                if self.state.epoch % cfg.checkpoint_every == 0 or last or out_of_time:
+                    self.save()
+                if out_of_time:
+                    print(f"twintrack: max_minutes={max_minutes} reached after epoch {self.state.epoch}")
+                    break
+        if self.rank == 0 and (self.run_dir / "metrics.csv").exists():
+            plot_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
+        return losses
+
+    def _run_epoch(self, epoch: int, max_steps, done_before: int, progress: bool):
+        """One epoch's steps (from where a resumed run left off). Returns (losses, stopped by max_steps,
+        seconds, data waits)."""
+        skip = self.state.step - epoch * self.steps_per_epoch
+        steps = min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch) - skip
+        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{self.epochs}", disable=not progress or self.rank != 0,
+                   dynamic_ncols=True)
+        epoch_losses, waits = [], []
+        start = time.perf_counter()
+        batches = iter(self.epoch_batches(epoch, skip))
+        try:
+            for _ in range(steps):
+                wait_start = time.perf_counter()
+                batch = next(batches, None)
+                if batch is None:
+                    break
+                waits.append(time.perf_counter() - wait_start)
+                epoch_losses.append(self.step_loss(*batch))
+                self.state.step += 1
+                bar.update()
+                log_every = self.config.log_every
+                if len(epoch_losses) % log_every == 0:  # reading a loss syncs with the GPU: not every step
+                    bar.set_postfix(loss=f"{float(torch.stack(epoch_losses[-log_every:]).mean()):.4f}")
+                if max_steps is not None and done_before + len(epoch_losses) >= max_steps:
+                    return epoch_losses, True, time.perf_counter() - start, waits
+        finally:
+            bar.close()
+        return epoch_losses, False, time.perf_counter() - start, waits
+
+    def _epoch_row(self, epoch: int, epoch_losses, seconds: float, waits) -> dict:
+        values = torch.stack(epoch_losses).float().cpu().numpy() if epoch_losses else np.array([np.nan])
+        return {
+            "epoch": epoch, "step": self.state.step, "loss": float(values.mean()),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "samples_per_s": len(epoch_losses) * self.samples_per_step * self.world / max(seconds, 1e-9),
+            # A step "waited" when its batch was not ready: ~0.1 ms to take a prefetched one.
+            "data_wait": float(np.mean(np.array(waits) > 1e-3)) if waits else 0.0,
+        }
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+    def checkpoint_payload(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.state.epoch,
+            "step": self.state.step,
+            **rng_state(self.rng),
+            **self.extra_state(),
+            "config": config_to_dict(self.config),
+        }
+
+    def save(self) -> None:
+        """The checkpoint and the weights, atomically (process 0 only)."""
+        if self.rank != 0:
+            return
+        save_checkpoint(self.run_dir / CHECKPOINT, self.checkpoint_payload())
+        save_weights(self.tracking_network(), self.weights_path, arch=self.ARCH,
+                     extra={"epoch": self.state.epoch, "step": self.state.step})
+
+    def resume(self) -> bool:
+        """Continue from the run folder's checkpoint (False when there is none)."""
+        payload = load_for_resume(self.run_dir / CHECKPOINT, self.config)
+        if payload is None:
+            return False
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.state = TrainState(payload["epoch"], payload["step"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        restore_rng(payload, self.rng)
+        self.load_extra_state(payload)
+        return True
