@@ -18,6 +18,7 @@ EXTRA_OF_MODULE = {
     "six": "eval",
     "matplotlib": "eval",
     "pytorch_optimizer": "train",
+    "tensorboard": "train",
     "trax": "vot",
     "onnx": "onnx",
     "onnxruntime": "onnx",

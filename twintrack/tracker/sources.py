@@ -1,4 +1,4 @@
-"""Frame sources (video file, image folder, webcam) and sinks (annotated video, box file).
+"""Frame sources (video file, image folder, webcam, stream URL) and sinks (annotated video, box file).
 
 Sources yield HxWx3 RGB uint8 frames: OpenCV's BGR is converted here, at the edge. Image files are read by
 ``twintrack.data.images.read_image``.
@@ -10,6 +10,8 @@ UserError naming the frame, after every good frame before it has been yielded.
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +21,21 @@ import numpy as np
 from twintrack.data.images import IMAGE_SUFFIXES, list_images, read_image
 from twintrack.errors import UserError
 from twintrack.geometry import to_rgb_uint8
+from twintrack.optional import available
+
+# rtsp://, rtmp://, http(s)://, udp://, file://, ...: anything OpenCV's FFmpeg backend opens by URL.
+URL_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# How long to wait for a stream to open or deliver a frame before giving up (OpenCV's FFmpeg default is 30 s).
+STREAM_TIMEOUT_MS = 10_000
+
+
+def is_url(spec: str) -> bool:
+    return bool(URL_PATTERN.match(spec))
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for messages and logs: the password of ``user:password@host`` is hidden."""
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/:@]*):[^/@]*@", r"\1:***@", url)
 
 
 class FrameSource:
@@ -49,24 +66,37 @@ def check_same_size(frame: np.ndarray, first: np.ndarray, where: str) -> np.ndar
 class VideoSource(FrameSource):
     def __init__(self, target: str | int) -> None:
         self.target = target
-        self.name = f"camera {target}" if isinstance(target, int) else str(target)
+        self.stream = isinstance(target, str) and is_url(target)
+        self.name = f"camera {target}" if isinstance(target, int) else redact_url(target) if self.stream else target
         capture = self._open()
         ok, frame = capture.read()
         if not ok or frame is None:
             capture.release()
             if isinstance(target, int):
                 raise UserError(f"webcam {target}: cannot read a frame; check the camera index or permissions")
+            if self.stream:
+                raise UserError(f"stream '{self.name}' opened but sent no frame within {STREAM_TIMEOUT_MS // 1000} s; "
+                                "check that it is a video stream and that it is playing")
             raise UserError(f"'{target}' is not a readable video (no frame could be decoded); pass a video file, "
                             "an image folder or a webcam index")
         self.fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         if not np.isfinite(self.fps) or self.fps <= 0 or self.fps > 240:
             self.fps = 25.0
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.count = count if count > 0 and not isinstance(target, int) else None
+        # Cameras and streams have no length (a live stream's header count means nothing).
+        self.count = count if count > 0 and isinstance(target, str) and not self.stream else None
         self._first = frame
         self._capture = capture
 
     def _open(self) -> cv2.VideoCapture:
+        if self.stream:
+            # Bounded waits: a dead camera or a wrong address is an error after seconds, not a hang.
+            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                                                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
+            if not capture.isOpened():
+                raise UserError(f"cannot open stream '{self.name}': check the address, that the server or camera is "
+                                "reachable from here, and the user name/password in the URL")
+            return capture
         capture = cv2.VideoCapture(self.target)
         if not capture.isOpened():
             kind = "webcam" if isinstance(self.target, int) else "video"
@@ -125,9 +155,11 @@ class FolderSource(FrameSource):
 
 
 def open_source(spec: str) -> FrameSource:
-    """A video file, an image folder, or a webcam index ("0")."""
+    """A video file, an image folder, a webcam index ("0") or a stream URL (rtsp://, http://, ...)."""
     if spec.isdigit():
         return VideoSource(int(spec))
+    if is_url(spec):
+        return VideoSource(spec)
     path = Path(spec)
     if not path.exists():
         raise UserError(f"source '{spec}' does not exist; pass a video file, an image folder or a webcam index")
@@ -137,15 +169,24 @@ def open_source(spec: str) -> FrameSource:
 
 
 class VideoSink:
-    """Writes RGB frames to a video file (mp4v), headless."""
+    """Writes RGB frames to a video file, headless. ``.mp4``/``.mov``/``.mkv``: H.264 (yuv420p, plays in browsers
+    and notebooks) through PyAV when it is installed (``pip install 'twintrack[video]'``), else OpenCV's mp4v;
+    ``.avi``: MJPG. ``codec`` says which was used."""
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
         self.size = tuple(size)
         if self.path.parent and not self.path.parent.exists():
             raise UserError(f"output video folder '{self.path.parent}' does not exist")
-        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"))
-        self.writer = cv2.VideoWriter(str(self.path), fourcc, fps, size)
+        self._av = None
+        if self.path.suffix.lower() in (".mp4", ".mov", ".mkv", ".m4v") and available("av"):
+            self._av = _H264Writer(self.path, fps, self.size)
+        if self._av is not None and self._av.stream is not None:
+            self.codec = "h264"
+            return
+        self._av = None
+        self.codec = "MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"
+        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), fps, self.size)
         if not self.writer.isOpened():
             raise UserError(f"cannot write video '{path}'; use a .mp4 or .avi name")
 
@@ -154,10 +195,60 @@ class VideoSink:
         if (frame_rgb.shape[1], frame_rgb.shape[0]) != tuple(self.size):
             raise UserError(f"cannot write a {frame_rgb.shape[1]}x{frame_rgb.shape[0]} frame to '{self.path}', "
                             f"a {self.size[0]}x{self.size[1]} video")
-        self.writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
+        if self._av is not None:
+            self._av.write(frame_rgb)
+        else:
+            self.writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
 
     def close(self) -> None:
-        self.writer.release()
+        if self._av is not None:
+            self._av.close()
+        else:
+            self.writer.release()
+
+
+class _H264Writer:
+    """H.264 through PyAV (libx264 in its wheels). ``stream`` is None when this PyAV build cannot encode H.264."""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        import av
+
+        self.stream = None
+        # yuv420p (what players expect) needs even sides: odd ones get one replicated edge row/column.
+        self.even_size = (size[0] + size[0] % 2, size[1] + size[1] % 2)
+        try:
+            # faststart: the index goes first, so a browser starts playing before the whole file has arrived.
+            self.container = av.open(str(path), mode="w", options={"movflags": "faststart"})
+        except (OSError, ValueError) as err:
+            raise UserError(f"cannot write video '{path}' ({err})") from None
+        for codec in ("libx264", "h264"):
+            try:
+                stream = self.container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+            except (ValueError, av.error.FFmpegError):
+                continue
+            stream.width, stream.height = self.even_size
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": "20", "preset": "veryfast"}
+            self.stream = stream
+            break
+        if self.stream is None:
+            self.container.close()
+            path.unlink(missing_ok=True)
+
+    def write(self, frame_rgb: np.ndarray) -> None:
+        import av
+
+        pad_y, pad_x = self.even_size[1] - frame_rgb.shape[0], self.even_size[0] - frame_rgb.shape[1]
+        if pad_x or pad_y:
+            frame_rgb = np.pad(frame_rgb, ((0, pad_y), (0, pad_x), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame_rgb), format="rgb24")
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():  # flush the encoder's delayed frames
+            self.container.mux(packet)
+        self.container.close()
 
 
 def draw_box(frame_rgb: np.ndarray, box, score: float | None = None, color=(0, 255, 0)) -> np.ndarray:
