@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twintrack.configs import build_config, load_yaml, parse_overrides
+from twintrack.configs import load_preset
 from twintrack.errors import UserError
 
 Lazy = Any  # a class or function, or a "module:attribute" string naming one
@@ -105,10 +105,8 @@ class TrackerEntry:
 
 
 def _load(config_class, preset, overrides, path):
-    source = str(path if path is not None else preset)
-    values = load_yaml(source)
-    values.update(parse_overrides(overrides))
-    return build_config(config_class, values, source=source)
+    # The preset is the one source of defaults; a user's file (path) gives only the keys it changes.
+    return load_preset(config_class, preset, overrides, path)
 
 
 def _weights_path(weights: str | Path) -> Path:
