@@ -72,3 +72,21 @@ def file_limit(blocks_of_512: int):
         limit = 512 * blocks_of_512
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     return apply
+
+
+def run_main(capsys, *args) -> subprocess.CompletedProcess:
+    """The CLI's main() in this process (fast; an exception that is not a UserError fails the test with its
+    traceback, as it would reach the user). argparse's errors exit through SystemExit with their status."""
+    from twintrack.cli.main import main
+
+    capsys.readouterr()
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else 2
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), status, captured.out, captured.err)
+
+
+def files_under(folder: Path) -> set:
+    return {p.relative_to(folder) for p in Path(folder).rglob("*")} if Path(folder).exists() else set()

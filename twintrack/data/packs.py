@@ -83,7 +83,7 @@ def write_pack(sequences: list[Sequence], out_dir, exemplar_size: int = 127, con
 
 
 def is_pack(path) -> bool:
-    return (Path(path) / INDEX).is_file()
+    return (Path(path) / INDEX).exists()  # a folder in its place is found, then refused by read_pack
 
 
 def read_pack(path, exemplar_size: int | None = None, context: float | None = None) -> list[Sequence]:
@@ -93,14 +93,20 @@ def read_pack(path, exemplar_size: int | None = None, context: float | None = No
         index = json.loads((path / INDEX).read_text())
     except (OSError, ValueError) as err:
         raise UserError(f"{path / INDEX}: cannot read the pack index ({err}); rebuild it with twintrack precrop")
+    if not isinstance(index, dict):
+        raise UserError(f"{path / INDEX}: not a pack index (a JSON object); rebuild it with twintrack precrop")
     for key, wanted in (("exemplar_size", exemplar_size), ("context", context)):
         if wanted is not None and index.get(key) != wanted:
             raise UserError(f"pack {path} was cropped with {key}={index.get(key)}, the config has {wanted}; "
                             "re-run twintrack precrop with the same settings")
     sequences = []
-    for entry in index["sequences"]:
-        frames = tuple(str(path / f) for f in entry["files"])
-        if frames:
-            sequences.append(Sequence(entry["name"], frames, np.asarray(entry["boxes"], dtype=np.float64),
-                                      still=entry["still"], precropped=True))
+    try:
+        for entry in index["sequences"]:
+            frames = tuple(str(path / f) for f in entry["files"])
+            if frames:
+                sequences.append(Sequence(entry["name"], frames, np.asarray(entry["boxes"], dtype=np.float64),
+                                          still=entry["still"], precropped=True))
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise UserError(f"{path / INDEX}: not a pack index ({type(err).__name__}: {err}); rebuild it with "
+                        "twintrack precrop") from None
     return sequences

@@ -36,7 +36,7 @@ class Sequence:
 def read_box_file(path: str | Path) -> np.ndarray:
     """Read an OTB-style box file (comma, tab or space separated); NaN rows stay NaN."""
     rows = []
-    for line in Path(path).read_text().splitlines():
+    for line in read_text_file(path, "box file").splitlines():
         line = line.strip()
         if not line:
             continue
@@ -48,13 +48,25 @@ def read_box_file(path: str | Path) -> np.ndarray:
         if len(values) < 4:
             raise UserError(f"{path}: box line '{line}' needs four numbers x,y,w,h")
         rows.append(values)
+    if not rows:
+        raise UserError(f"box file '{path}' holds no boxes; it needs one x,y,w,h line per frame")
     return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def read_text_file(path: str | Path, what: str) -> str:
+    """A text file's contents; a folder, unreadable or binary file is one UserError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{what} '{path}' is not a text file (damaged?); restore or rewrite it") from None
+    except OSError as err:
+        raise UserError(f"{what} '{path}' cannot be read ({err.strerror or err})") from None
 
 
 def ground_truth_file(folder: str | Path) -> Path | None:
     """The folder's box file (``groundtruth_rect.txt`` or ``groundtruth.txt``), None when it has neither."""
     for name in GROUND_TRUTH_FILES:
-        if (Path(folder) / name).is_file():
+        if (Path(folder) / name).exists():  # a folder in its place is found, then refused by read_box_file
             return Path(folder) / name
     return None
 

@@ -16,8 +16,24 @@ def save_checkpoint(path: Path, payload: dict) -> None:
     write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
+# What every checkpoint holds (trainers add more); a file without them is not one of ours.
+REQUIRED_KEYS = ("model", "optimizer", "epoch", "step", "config")
+
+
 def load_checkpoint(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A checkpoint's payload; a damaged file (empty, truncated, random bytes, a folder in its place, not a
+    twintrack checkpoint) is one UserError naming it."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types here (EOFError, RuntimeError, UnpicklingError, OSError ...)
+        detail = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+        raise UserError(f"checkpoint '{path}' cannot be read ({detail}); it is damaged or not a twintrack "
+                        "checkpoint: restore it, or start the run again with --overwrite") from None
+    missing = [key for key in REQUIRED_KEYS if not isinstance(payload, dict) or key not in payload]
+    if missing:
+        raise UserError(f"checkpoint '{path}' is not a twintrack training checkpoint (no {', '.join(missing)}); "
+                        "restore it, or start the run again with --overwrite")
+    return payload
 
 
 def load_for_resume(path: Path, config) -> dict | None:
