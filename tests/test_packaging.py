@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import twintrack
+
 from twintrack.errors import UserError
 from twintrack.optional import EXTRA_OF_MODULE, MissingExtra, require
 
@@ -89,3 +91,23 @@ def test_exactly_one_opencv_wheel_is_declared():
         assert not [d for d in deps if d.lower().startswith("opencv")], extra
     core = {d.split(">")[0].split("=")[0].lower() for d in project["dependencies"]}
     assert core == {"torch", "numpy", "opencv-contrib-python-headless", "safetensors", "pyyaml", "tqdm"}
+
+
+def run_cli_without_extras(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    code = f"import sys; from twintrack.cli import main; sys.exit(main({args!r}))"
+    return run_without_extras(code, tmp_path)
+
+
+def test_version_is_one_line_and_matches_the_package(tmp_path):
+    done = run_cli_without_extras(["--version"], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"twintrack {twintrack.__version__}"
+    assert 'dynamic = ["version"]' in (REPO / "pyproject.toml").read_text()
+
+
+def test_a_command_whose_extra_is_missing_names_the_extra(tmp_path):
+    done = run_cli_without_extras(["eval", "--tracker", "siamfc", "--dataset", "folder:x", "--out", "y"], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "twintrack: error: twintrack eval needs the 'got10k' package, which is not installed; "
+        "install it with: pip install 'twintrack[eval]'"]

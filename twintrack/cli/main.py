@@ -19,6 +19,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 from twintrack.cli.common import Parser, gather_overrides  # noqa: E402
+from twintrack import __version__  # noqa: E402
 from twintrack.errors import UserError  # noqa: E402
 
 # Modules of twintrack.cli, in the order their commands appear in --help.
@@ -31,22 +32,40 @@ OPTIONAL_COMMANDS = ("eval",)
 def build_parser() -> Parser:
     parser = Parser(prog="twintrack",
                     description="Visual single-object tracking (SiamFC, MDNet): track, demo, train, eval.")
+    parser.add_argument("--version", action="version", version=f"twintrack {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"twintrack.cli.{name}")
-        except ImportError:
+        except ImportError as err:
             if name not in OPTIONAL_COMMANDS:
                 raise
+            add_missing_command(subparsers, name, err)
             continue
         module.add_parsers(subparsers)
     return parser
 
 
+def add_missing_command(subparsers, name: str, err: ImportError) -> None:
+    """A command whose extra is not installed is still listed; running it says which extra to install."""
+    from twintrack.optional import EXTRA_OF_MODULE
+
+    missing = (err.name or "").split(".")[0]
+    extra = EXTRA_OF_MODULE.get(missing, "all")
+    stub = subparsers.add_parser(name, help=f"(needs: pip install 'twintrack[{extra}]')", add_help=False)
+
+    def refuse(args) -> int:
+        raise UserError(f"twintrack {name} needs the '{missing}' package, which is not installed; "
+                        f"install it with: pip install 'twintrack[{extra}]'")
+
+    stub.set_defaults(func=refuse, missing_extra=True)  # takes any arguments: main() skips their check
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    gather_overrides(parser, args, extra)
+    if not getattr(args, "missing_extra", False):
+        gather_overrides(parser, args, extra)
     try:
         return int(args.func(args) or 0)
     except UserError as err:
