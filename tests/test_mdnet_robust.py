@@ -1,0 +1,149 @@
+"""MDNet's robustness options (update_min_score, keep_first_pos, lookalike_negatives, redetect_region,
+redetect_samples) and the int8 fc4, each checked for what it promises on small synthetic inputs.
+
+Which of them the preset turns on is decided by bench/selection.py (docs/selection.md), not here.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import moving_target_clip
+from test_mdnet import CLIP_WH, make_tracker, run
+from twintrack.configs import load_config
+from twintrack.errors import UserError
+from twintrack.geometry import iou, xywh_to_cxcywh
+from twintrack.tracker.mdnet import Int8Linear, use_int8_fc4
+from twintrack.tracker.template_prior import TemplatePrior
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return moving_target_clip(8, CLIP_WH[::-1], 32, (30, 40), (3, 2), background="smooth", seed=3)
+
+
+def test_keep_first_pos_keeps_the_first_frames_positives_in_every_update(clip):
+    frames, gt = clip
+    tracker = make_tracker(seed=0, region_size=191, keep_first_pos=True, n_frames_long=2)
+    tracker.init(frames[0], gt[0])
+    anchor = tracker.anchor_pos.clone()
+    for frame in frames[1:]:
+        tracker.update(frame)
+    assert len(tracker.pos_memory) <= 2  # the recent memory is bounded and has moved on
+    positives = tracker._positives()
+    torch.testing.assert_close(positives[: len(anchor)], anchor)  # the first frame's are still there
+    assert len(positives) == len(anchor) + sum(len(p) for p in tracker.pos_memory)
+
+
+def test_unsure_frames_add_no_samples(clip):
+    # An fc6 score never reaches 1e9: no frame is sure enough, the memories keep only the first frame's samples.
+    frames, gt = clip
+    tracker = make_tracker(seed=0, region_size=191, update_min_score=1e9)
+    run(tracker, frames, gt[0])
+    assert len(tracker.pos_memory) == 1 and len(tracker.neg_memory) == 1
+
+
+def test_lookalikes_are_the_best_scoring_candidates_off_the_target():
+    target = np.array([50.0, 50.0, 20.0, 20.0])
+    candidates = np.array([
+        [50, 50, 20, 20],  # on target, best score: not a look-alike
+        [120, 50, 20, 20],  # off target, score 3
+        [200, 50, 20, 20],  # off target, score 5
+        [51, 51, 20, 20],  # on target
+        [10, 150, 20, 20],  # off target but scored as background: not a look-alike
+        [150, 150, 20, 20],  # off target, score 1
+    ], dtype=np.float64)
+    scores = np.array([9.0, 3.0, 5.0, 8.0, -2.0, 1.0])
+    inputs = torch.arange(6, dtype=torch.float32)[:, None].repeat(1, 4)  # row i holds i
+    fake = SimpleNamespace(config=load_config("mdnet", {"lookalike_negatives": 2}), target=target)
+    from twintrack.tracker.mdnet import MDNetTracker
+
+    picked = MDNetTracker._lookalikes(fake, candidates, scores, inputs)
+    assert picked[:, 0].tolist() == [2.0, 1.0]  # the two best off-target ones, best first
+    fake.config = load_config("mdnet", {"lookalike_negatives": 10})
+    assert MDNetTracker._lookalikes(fake, candidates, scores, inputs)[:, 0].tolist() == [2.0, 1.0, 5.0]
+
+
+def test_template_candidates_surround_the_templates_peak():
+    # The first frame's 29x29 map has the target centre at 127.5 region px, where its template (cells 9-19) sits
+    # at response cell 9. A later, larger map (a re-detection region) holds the same cells 3 cells right and 5
+    # down (at 12 and 14): the target centre is then at 127.5 + (24, 40) px of that region, and the candidates
+    # gather there, in frame pixels through the region's origin and scale.
+    generator = torch.Generator().manual_seed(0)
+    first = torch.randn(1, 16, 29, 29, generator=generator)
+    later = torch.randn(1, 16, 45, 45, generator=generator)
+    later[:, :, 14:25, 12:23] = first[:, :, 9:20, 9:20]
+    template = TemplatePrior(first, target_centre_px=127.5)
+    fake = SimpleNamespace(config=load_config("mdnet", {"redetect_samples": 200, "trans": 0.01, "scale": 0.0}),
+                           template=template, rng=np.random.default_rng(0), target=np.array([0.0, 0.0, 30, 20]),
+                           frame_wh=(1000, 1000))
+    region = SimpleNamespace(feature_map=later, origin=np.array([100.0, 200.0]), scale=2.0)
+    from twintrack.tracker.mdnet import MDNetTracker
+
+    boxes = MDNetTracker._template_candidates(fake, region)
+    assert boxes.shape == (200, 4)
+    np.testing.assert_allclose(boxes[:, 2:], np.tile([30, 20], (200, 1)))  # the target's size
+    centres = xywh_to_cxcywh(boxes)[:, :2]
+    expected = np.array([100.0, 200.0]) + (127.5 + np.array([24.0, 40.0])) / 2.0
+    np.testing.assert_allclose(np.median(centres, axis=0), expected, atol=0.5)
+
+
+def test_a_failure_widens_the_next_conv_pass_to_redetect_region(clip):
+    frames, gt = clip
+    tracker = make_tracker(seed=0, region_size=127, redetect_region=191)
+    tracker.init(frames[0], gt[0])
+    sizes = []
+    region = tracker.extractor.region
+    tracker.extractor.region = lambda *args: sizes.append(args[3]) or region(*args)
+    tracker.update(frames[1])
+    tracker.failures = 1  # as if frame 1 had failed
+    tracker.update(frames[2])
+    assert sizes == [127, 191]
+
+
+def test_redetect_samples_add_candidates_after_a_failure_and_still_track(clip):
+    frames, gt = clip
+    tracker = make_tracker(seed=0, region_size=191, redetect_samples=32, redetect_region=255, keep_first_pos=True,
+                           lookalike_negatives=8, update_min_score=0.5)
+    boxes, scores = run(tracker, frames, gt[0])
+    assert iou(boxes[1:], gt[1:]).mean() > 0.5
+    assert np.isfinite(scores).all()
+
+
+def test_redetect_options_are_checked():
+    with pytest.raises(UserError, match="redetect_region"):
+        load_config("mdnet", {"redetect_region": 200})
+    with pytest.raises(UserError, match="redetect_samples"):
+        load_config("mdnet", {"redetect_samples": 10, "region_size": 107})
+    with pytest.raises(UserError, match="fc4_int8"):
+        load_config("mdnet", {"fc4_int8": "yes"})
+
+
+@pytest.mark.skipif(not use_int8_fc4("auto", torch.device("cpu")), reason="no x86 quantized kernels")
+def test_int8_fc4_stays_within_two_percent_of_fp32():
+    # Unit-RMS, non-negative inputs like RoIAlign's pooled boxes; measured relative error 1.2 %.
+    generator = torch.Generator().manual_seed(0)
+    linear = torch.nn.Linear(4608, 512)
+    inputs = torch.randn(300, 4608, generator=generator).relu()
+    inputs = inputs * torch.rsqrt(inputs.pow(2).mean(dim=1, keepdim=True))
+    with torch.no_grad():
+        reference = linear(inputs)
+        out = Int8Linear(linear.weight, linear.bias)(inputs)
+    assert out.shape == reference.shape and out.dtype == torch.float32
+    assert ((out - reference).norm() / reference.norm()).item() < 0.02
+
+
+@pytest.mark.skipif(not use_int8_fc4("auto", torch.device("cpu")), reason="no x86 quantized kernels")
+def test_int8_fc4_tracker_follows_the_texture_like_fp32(clip):
+    frames, gt = clip
+    fp32, _ = run(make_tracker(seed=0, region_size=191), frames, gt[0])
+    int8, _ = run(make_tracker(seed=0, region_size=191, fc4_int8=True), frames, gt[0])
+    assert iou(int8[1:], gt[1:]).mean() > 0.6
+    assert iou(int8[1:], fp32[1:]).mean() > 0.7
+    assert use_int8_fc4("auto", torch.device("cuda")) is False
