@@ -21,15 +21,25 @@ from twintrack.configs import parse_overrides
 from twintrack.data.images import list_images
 from twintrack.errors import UserError
 from twintrack.geometry import iou
+from twintrack.tracker.multi import MultiTracker
 from twintrack.tracker.sources import VideoSink, draw_box, open_source
+from twintrack.tracker.video import BoxWriter, first_frame_result
+
+# One colour per object id (RGB; Tableau 10): objects stay apart in the annotated video.
+ID_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+              (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 
 
 def add_parsers(subparsers) -> None:
-    track = subparsers.add_parser("track", help="track one object in a video, image folder or webcam",
-                                  description="Track one object. Boxes are 0-based x,y,w,h pixels.")
-    track.add_argument("source", help="video file, image folder, or webcam index (e.g. 0)")
+    track = subparsers.add_parser("track", help="track objects in a video, image folder, webcam or stream",
+                                  description="Track one object, or several (--box more than once). Boxes are 0-based "
+                                              "x,y,w,h pixels.")
+    track.add_argument("source", help="video file, image folder, webcam index (e.g. 0) or stream URL "
+                                      "(rtsp://, http://, ...)")
     where = track.add_mutually_exclusive_group()
-    where.add_argument("--box", help="initial box x,y,w,h in the first frame (0-based pixels)")
+    where.add_argument("--box", action="append", metavar="X,Y,W,H",
+                       help="initial box in the first frame (0-based pixels); give it once per object to track "
+                            "several (ids 1, 2, ... in that order)")
     where.add_argument("--select", action="store_true", help="draw the initial box with the mouse (needs a display)")
     add_common(track)
     track.add_argument("--show", action="store_true", help="show a live window (needs a display)")
@@ -44,7 +54,10 @@ def add_parsers(subparsers) -> None:
 def add_common(parser, default_output=None) -> None:
     parser.add_argument("--output", default=default_output, metavar="VIDEO",
                         help="write an annotated video (.mp4/.avi); runs headless")
-    parser.add_argument("--boxes", metavar="TXT", help="write one x,y,w,h line per frame, first frame included")
+    parser.add_argument("--boxes", metavar="FILE",
+                        help="write the boxes, first frame included: .txt one x,y,w,h line per frame; .csv / .json "
+                             "with frame, score and lost; several objects: MOTChallenge rows frame,id,x,y,w,h,score "
+                             "(.json: records with id)")
     add_tracker(parser)
     parser.add_argument("--weights", metavar="FILE", help="weights .safetensors (default: shipped weights)")
     add_device(parser)
@@ -68,9 +81,25 @@ def has_display() -> bool:
     return sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def select_box(frame_rgb: np.ndarray) -> np.ndarray:
+def opencv_has_gui() -> bool:
+    """Whether the installed OpenCV can open windows (the headless wheels, twintrack's default, cannot)."""
+    for line in cv2.getBuildInformation().splitlines():
+        if line.strip().startswith("GUI:"):
+            return line.split(":", 1)[1].strip().upper() not in ("NONE", "NO", "")
+    return True
+
+
+def check_windows(option: str, alternative: str) -> None:
+    """--show/--select need a GUI build of OpenCV and a display: say which is missing, in one line."""
     if not has_display():
-        raise UserError("--select needs a display (none found); pass --box x,y,w,h instead")
+        raise UserError(f"{option} needs a display (none found); {alternative}")
+    if not opencv_has_gui():
+        raise UserError(f"{option} needs an OpenCV build with a GUI, and the installed one is headless; {alternative}, "
+                        "or replace it: pip uninstall opencv-contrib-python-headless && pip install opencv-contrib-python")
+
+
+def select_box(frame_rgb: np.ndarray) -> np.ndarray:
+    check_windows("--select", "pass --box x,y,w,h instead")
     x, y, w, h = cv2.selectROI("twintrack: draw the target, then ENTER", cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
     cv2.destroyAllWindows()
     if w <= 0 or h <= 0:
@@ -82,18 +111,24 @@ def track_source(source, init_box, tracker, output=None, boxes_path=None, show=F
                  reference_boxes=None):
     """Run a tracker over a source, feeding the sinks. Returns (boxes, seconds spent in update()).
 
-    Boxes go to ``boxes_path`` as they are tracked (one flushed line per frame), so Ctrl-C, a kill or a late error
-    (a damaged frame) keeps every frame tracked before it.
+    With a MultiTracker, ``init_box`` is a list of boxes (ids 1, 2, ... in that order) and each item of the
+    returned list is a frame's ``{id: box}``. Boxes go to ``boxes_path`` as they are tracked (flushed per frame),
+    so Ctrl-C, a kill or a late error (a damaged frame) keeps every frame tracked before it.
     """
-    if show and not has_display():
-        raise UserError("--show needs a display (none found); use --output to write a video instead")
+    if show:
+        check_windows("--show", "use --output to write a video instead")
+    several = isinstance(tracker, MultiTracker)
     frames = iter(source)
     first = next(frames, None)
     if first is None:
         raise UserError(f"{source.name}: holds no frames")
     # Everything that can refuse the input runs before the progress bar, so an error stays one line.
-    tracker.init(first, init_box)
-    box_file = BoxFile(boxes_path) if boxes_path else None
+    if several:
+        first_rows = [(tracker.add(first, box), first_frame_result(box)) for box in init_box]
+    else:
+        tracker.init(first, init_box)
+        first_rows = [(1, first_frame_result(init_box))]
+    box_file = BoxWriter(boxes_path, several_objects=several) if boxes_path else None
     try:
         sink = VideoSink(output, source.fps, (first.shape[1], first.shape[0])) if output else None
     except UserError:
@@ -108,17 +143,16 @@ def track_source(source, init_box, tracker, output=None, boxes_path=None, show=F
         # islice stops before pulling a frame past --max-frames (a damaged frame there is never read).
         for index, frame in enumerate(itertools.islice(itertools.chain([first], frames), max_frames)):
             if index == 0:
-                box, score = np.asarray(init_box, dtype=np.float64), None
+                rows = first_rows
             else:
                 start = time.perf_counter()
-                result = tracker.update(frame)
+                rows = sorted(tracker.update(frame).items()) if several else [(1, tracker.update(frame))]
                 update_seconds += time.perf_counter() - start
-                box, score = result.box, result.score
-            boxes.append(box)
+            boxes.append({object_id: result.box for object_id, result in rows} if several else rows[0][1].box)
             if box_file is not None:
-                box_file.write(box)
+                box_file.write(index + 1, rows)
             if sink is not None or show:
-                drawn = draw_box(frame, box, score)
+                drawn = draw_results(frame, rows, several, first_frame=index == 0)
                 if reference_boxes is not None and index < len(reference_boxes):
                     drawn = draw_box(drawn, reference_boxes[index], None, color=(255, 255, 0))
                 if sink is not None:
@@ -150,22 +184,14 @@ def kept_note(frame_count: int, output=None, boxes_path=None) -> str:
     return f"the {frame_count} frames tracked before it are in {' and '.join(kept)}" if kept else "nothing was written"
 
 
-class BoxFile:
-    """The --boxes sink: one 0-based ``x,y,w,h`` line per frame, flushed as it is written."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        try:
-            self.handle = open(self.path, "w", encoding="utf-8")
-        except OSError as err:
-            raise UserError(f"--boxes: cannot write '{path}' ({err.strerror})") from None
-
-    def write(self, box) -> None:
-        self.handle.write(",".join(f"{v:.2f}" for v in np.asarray(box, dtype=np.float64).reshape(4)) + "\n")
-        self.handle.flush()
-
-    def close(self) -> None:
-        self.handle.close()
+def draw_results(frame: np.ndarray, rows, several: bool, first_frame: bool) -> np.ndarray:
+    """One object: its box in green with its score. Several: each id in its own colour, labelled "id score"."""
+    if not several:
+        return draw_box(frame, rows[0][1].box, None if first_frame else rows[0][1].score)
+    for object_id, result in rows:
+        label = f"{object_id}" if first_frame else f"{object_id} {result.score:.2f}"
+        frame = draw_box(frame, result.box, color=ID_COLOURS[(object_id - 1) % len(ID_COLOURS)], label=label)
+    return frame
 
 
 def check_outputs(inputs: dict, outputs: dict) -> None:
@@ -220,17 +246,23 @@ def closing_line(frame_count: int, update_seconds: float, output=None, boxes_pat
 def run_track(args: argparse.Namespace) -> int:
     if args.box is None and not args.select:
         raise UserError("give the initial box with --box x,y,w,h (0-based pixels) or draw it with --select")
-    init_box = parse_box(args.box) if args.box is not None else None
+    init_boxes = [parse_box(text) for text in args.box] if args.box is not None else None
     source_path = None if args.source.isdigit() else args.source
     check_outputs({"the source": source_path, "--weights": args.weights},
                   {"--output": args.output, "--boxes": args.boxes})
-    if args.select and not has_display():
-        raise UserError("--select needs a display (none found); pass --box x,y,w,h instead")
+    if args.select:
+        check_windows("--select", "pass --box x,y,w,h instead")
+    if args.show:
+        check_windows("--show", "use --output to write a video instead")
     source = open_source(args.source)
-    tracker = create_tracker(args.tracker, weights=args.weights, device=args.device,
-                             **parse_overrides(args.overrides))
-    if init_box is None:
-        init_box = select_box(source.first_frame())
+    if init_boxes is not None and len(init_boxes) > 1:
+        tracker = MultiTracker(args.tracker, weights=args.weights, device=args.device,
+                               **parse_overrides(args.overrides))
+        init_box = init_boxes
+    else:
+        tracker = create_tracker(args.tracker, weights=args.weights, device=args.device,
+                                 **parse_overrides(args.overrides))
+        init_box = init_boxes[0] if init_boxes is not None else select_box(source.first_frame())
     boxes, seconds = track_source(source, init_box, tracker, args.output, args.boxes, args.show, args.max_frames)
     print(closing_line(len(boxes), seconds, args.output, args.boxes))
     return 0

@@ -251,13 +251,15 @@ class _H264Writer:
         self.container.close()
 
 
-def draw_box(frame_rgb: np.ndarray, box, score: float | None = None, color=(0, 255, 0)) -> np.ndarray:
-    """A copy of the frame with the box (and score) drawn on it."""
+def draw_box(frame_rgb: np.ndarray, box, score: float | None = None, color=(0, 255, 0), label: str | None = None
+             ) -> np.ndarray:
+    """A copy of the frame with the box and its label (default: the score, when given) drawn on it."""
     out = np.ascontiguousarray(frame_rgb.copy())
     x, y, w, h = (float(v) for v in box)
     cv2.rectangle(out, (round(x), round(y)), (round(x + w) - 1, round(y + h) - 1), color, 2)
-    if score is not None:
-        cv2.putText(out, f"{score:.2f}", (round(x), max(12, round(y) - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+    label = label if label is not None else (f"{score:.2f}" if score is not None else None)
+    if label:
+        cv2.putText(out, label, (round(x), max(12, round(y) - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
                     color, 1, cv2.LINE_AA)
     return out
 
