@@ -1,6 +1,6 @@
 """The package's layers, bottom up: no module imports from a layer above its own (README, Layout).
 
-    errors, optional, geometry, device, fileio, models, runtime, configs, weights, data  ->  tracker  ->  train | eval  ->  cli
+    _version, errors, optional, geometry, device, fileio, models, runtime, configs, weights, data  ->  tracker  ->  train | eval  ->  cli
 
 train/ and eval/ are siblings: neither imports the other. ``api.py`` (create_tracker) and the package
 ``__init__`` sit with the tracker layer; ``__main__.py`` modules are entry points (never imported) and may start
@@ -16,7 +16,7 @@ import twintrack
 
 ROOT = Path(twintrack.__file__).parent
 LEVEL = {
-    "errors": 0, "optional": 0, "geometry": 0, "device": 0, "fileio": 0, "models": 0, "runtime": 0, "configs": 0,
+    "_version": 0, "errors": 0, "optional": 0, "geometry": 0, "device": 0, "fileio": 0, "models": 0, "runtime": 0, "configs": 0,
     "weights": 0,
     "data": 0, "tracker": 1, "api": 1, "__init__": 1, "train": 2, "eval": 2, "cli": 3,
 }

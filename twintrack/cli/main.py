@@ -19,7 +19,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 from twintrack.cli.common import Parser, gather_overrides  # noqa: E402
-from twintrack import __version__  # noqa: E402
+from twintrack._version import __version__  # noqa: E402
 from twintrack.errors import UserError  # noqa: E402
 
 # Modules of twintrack.cli, in the order their commands appear in --help.

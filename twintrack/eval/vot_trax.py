@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from twintrack.eval.jobs import TrackerSpec
 from twintrack.data.images import read_image
+from twintrack.optional import require
 
 
 def serve(spec: TrackerSpec) -> None:
-    import trax
-    from trax.region import Rectangle
+    trax = require("trax", "the vot-toolkit TraX server", extra="vot")
+    Rectangle = require("trax.region", "the vot-toolkit TraX server", extra="vot").Rectangle
 
     tracker = None
     with trax.Server([trax.Region.RECTANGLE], [trax.Image.PATH], metadata=dict(vot="python")) as server:

@@ -11,6 +11,7 @@ import csv
 from pathlib import Path
 
 from twintrack.errors import UserError
+from twintrack.optional import require
 
 
 def _number(text: str | None) -> float | None:
@@ -39,8 +40,8 @@ def read_metrics(metrics_csv: str | Path) -> dict[str, list[float | None]]:
 
 def plot_training_curves(metrics_csv: str | Path, out_png: str | Path) -> Path:
     """Loss against epoch (or step when there is no epoch column); val AUC on a second axis when present."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    FigureCanvasAgg = require("matplotlib.backends.backend_agg", "curves.png", extra="train").FigureCanvasAgg
+    Figure = require("matplotlib.figure", "curves.png", extra="train").Figure
 
     columns = read_metrics(metrics_csv)
     if "loss" not in columns:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from twintrack.errors import UserError
+from twintrack.optional import require
 
 SMOOTHING = 0.98
 DIVERGENCE = 4.0
@@ -85,8 +86,8 @@ def lr_range_test(trainer, lr_min: float = 1e-6, lr_max: float = 1.0, steps: int
 
 
 def write_outputs(result: RangeTest, out_dir: str | Path) -> tuple[Path, Path]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    FigureCanvasAgg = require("matplotlib.backends.backend_agg", "lr_find.png", extra="train").FigureCanvasAgg
+    Figure = require("matplotlib.figure", "lr_find.png", extra="train").Figure
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
