@@ -1,14 +1,18 @@
 """Tracking speed on CPU beside OpenCV CSRT, measured in the same run on the same frames.
 
-    .venv/bin/python bench/speed.py [--sequence ../shared/data/sot/val/bag] [--weights FILE] [--threads 2] [--mdnet]
-    .venv/bin/python bench/speed.py --profile [--profile-frames 60] [--set key=value ...]
+    .venv/bin/python bench/speed.py [--sequence ../shared/data/sot/val/bag] [--frames 120] [--threads 2] [--mdnet]
+    .venv/bin/python bench/speed.py --sequence ../shared/data/sot/val --frames 0      # every frame of every sequence
+    .venv/bin/python bench/speed.py --profile [siamfc|mdnet] [--profile-frames 60] [--set key=value ...]
 
 Times update() only (frames decoded beforehand), after a few warm-up frames, and prints fps and the ratio to
-CSRT for several SiamFC inference settings (and MDNet's two feature paths with ``--mdnet``). These machines are
-noisy: read the ratios, not the bare times.
+CSRT for SiamFC's inference settings, OpenCV's NanoTrack v2 (when its ONNX files are found: ``--nano-model``,
+default ../shared/models/nanotrack) and, with ``--mdnet``, MDNet's two feature paths. ``--sequence`` is one
+sequence folder or a folder of them; with several, each sequence runs every tracker in turn (CSRT first and last)
+and fps is total frames over total time. These machines are noisy: read the ratios, not the bare times.
 
-``--profile`` instead tracks with MDNet, reading each frame from disk, and prints where the time goes: ms per stage
-for init() and per update() (mean over the frames after warm-up), from a StageTimer attached to the tracker.
+``--profile`` instead tracks with SiamFC and/or MDNet (both when none is named), reading each frame from disk, and
+prints where the time goes: ms per stage for init() and per update() (mean over the frames after warm-up), from a
+StageTimer attached to the tracker. ``--set`` overrides apply to the profiled tracker(s) (and to MDNet's rows).
 """
 
 from __future__ import annotations
@@ -23,30 +27,43 @@ import torch
 
 from twintrack import create_tracker
 from twintrack.configs import parse_overrides
-from twintrack.eval.baselines import OpenCVTracker
-from twintrack.eval.sequences import load_folder_sequences
 from twintrack.data.images import read_image
+from twintrack.errors import UserError
+from twintrack.eval.baselines import OpenCVTracker, nanotrack_paths
+from twintrack.eval.sequences import load_folder_sequences
 from twintrack.tracker.timing import StageTimer
 
-DEFAULT_SEQUENCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sot" / "val" / "bag"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DEFAULT_SEQUENCE = SHARED / "data" / "sot" / "val" / "bag"
+DEFAULT_NANO = SHARED / "models" / "nanotrack"
 
 VARIANTS = {
-    "siamfc (plain: no BN folding, NCHW)": {"fold_bn": False, "channels_last": False},
-    "siamfc (BN folded)": {"fold_bn": True, "channels_last": False},
-    "siamfc (BN folded, channels_last) [default]": {},
-    "siamfc (default + bf16)": {"bf16": True},
+    "siamfc search3 (the paper: 3 search crops, 3 backbone passes)": {"scale_mode": "search3"},
+    "siamfc [default: pyramid, 1 backbone pass]": {},
+    "siamfc pyramid + bf16": {"scale_mode": "pyramid", "bf16": True},
 }
 
 
-def time_tracker(tracker, frames, init_box, warmup: int = 3) -> float:
+def time_tracker(tracker, frames, init_box, warmup: int = 3) -> tuple[int, float]:
+    """(updates timed, seconds) for update() over frames[1 + warmup:]."""
     tracker.init(frames[0], init_box)
     for frame in frames[1 : 1 + warmup]:
         tracker.update(frame)
     start = time.perf_counter()
     for frame in frames[1 + warmup :]:
         tracker.update(frame)
-    return (len(frames) - 1 - warmup) / (time.perf_counter() - start)
+    return len(frames) - 1 - warmup, time.perf_counter() - start
 
+
+# Stage names of SiamFCTracker's timer, in pipeline order, with what they cover.
+SIAMFC_STAGES = {
+    "frame read": "decode the image file (outside the tracker)",
+    "crop": "search crop(s), one warpAffine each",
+    "to tensor": "uint8 HWC -> float NCHW (channels_last)",
+    "backbone": "conv1-3 over the search crop(s)",
+    "correlation": "exemplar(s) x search map(s), one convolution",
+    "peak": "scale choice, local bicubic upsampling, cosine window, argmax",
+}
 
 # Stage names of MDNetTracker's timer, in pipeline order, with what they cover.
 MDNET_STAGES = {
@@ -62,10 +79,11 @@ MDNET_STAGES = {
 }
 
 
-def profile_mdnet(sequence, n_frames: int, warmup: int, overrides: dict, weights=None) -> None:
-    """Where MDNet's time goes: a table of ms per stage, init() and mean per update()."""
+def profile(name: str, sequence, n_frames: int, warmup: int, overrides: dict, weights=None) -> None:
+    """Where a tracker's time goes: a table of ms per stage, init() and mean per update()."""
+    stages = SIAMFC_STAGES if name == "siamfc" else MDNET_STAGES
     paths = sequence.frames[:n_frames]
-    tracker = create_tracker("mdnet", weights=weights, device="cpu", seed=0, **overrides)
+    tracker = create_tracker(name, weights=weights, device="cpu", seed=0, **overrides)
     timer = StageTimer(tracker.device)
     tracker.timer = timer
 
@@ -89,73 +107,111 @@ def profile_mdnet(sequence, n_frames: int, warmup: int, overrides: dict, weights
     n = len(paths) - 1 - warmup
     per_frame = {k: v / n for k, v in timer.seconds.items()}
 
-    precision = "bf16" if tracker.extractor.bf16 else "fp32"
-    print(f"MDNet stage times, feature_path={tracker.config.feature_path}, {precision} (bf16: {tracker.config.bf16}), "
-          f"{n} updates after {warmup} warm-up frames (long-term updates every {tracker.config.long_interval} "
-          f"frames are included in the mean)\n")
+    settings = {key: getattr(tracker.config, key) for key in ("scale_mode", "feature_path", "bf16", "precision")
+                if hasattr(tracker.config, key)}
+    print(f"\n{name} stage times ({', '.join(f'{k}: {v}' for k, v in settings.items())}), {n} updates after "
+          f"{warmup} warm-up frames" + (f" (long-term updates every {tracker.config.long_interval} frames are "
+                                        "included in the mean)" if name == "mdnet" else "") + "\n")
     print("| stage | init (ms) | per frame (ms) | share of frame | calls in frames | what |")
     print("|---|---|---|---|---|---|")
-    for name, what in MDNET_STAGES.items():
-        ms_init, ms_frame = 1000 * init_seconds.get(name, 0.0), 1000 * per_frame.get(name, 0.0)
-        print(f"| {name} | {ms_init:.1f} | {ms_frame:.2f} | {ms_frame / (1000 * frames_total / n):.0%} "
-              f"| {timer.calls.get(name, 0)} | {what} |")
+    for stage, what in stages.items():
+        ms_init, ms_frame = 1000 * init_seconds.get(stage, 0.0), 1000 * per_frame.get(stage, 0.0)
+        print(f"| {stage} | {ms_init:.1f} | {ms_frame:.2f} | {ms_frame / (1000 * frames_total / n):.0%} "
+              f"| {timer.calls.get(stage, 0)} | {what} |")
     other_init = init_total - sum(init_seconds.values())
     other_frame = frames_total / n - sum(per_frame.values())
     print(f"| other (untimed) | {1000 * other_init:.1f} | {1000 * other_frame:.2f} | "
-          f"{other_frame / (frames_total / n):.0%} | | bookkeeping, memories, Python |")
+          f"{other_frame / (frames_total / n):.0%} | | bookkeeping, score, Python |")
     print(f"| **total** | {1000 * init_total:.1f} | {1000 * frames_total / n:.2f} | 100% | | "
           f"{n / frames_total:.1f} fps with frame reads, {n / (frames_total - timer.seconds['frame read']):.1f} "
           f"without |")
 
 
+def nano_model(option: str | None):
+    """The NanoTrack v2 files to time, or None (the row is skipped) when none were given and the default is absent."""
+    if option is None and not DEFAULT_NANO.is_dir():
+        return None
+    try:
+        return nanotrack_paths(option or DEFAULT_NANO)
+    except UserError as err:
+        if option is not None:
+            raise
+        print(f"NanoTrack v2 row skipped: {err}")
+        return None
+
+
+def contenders(args, overrides: dict):
+    """(label, tracker factory, frame limit or None) for every row between the two CSRT runs."""
+    rows = []
+    for label, variant in {} if args.no_siamfc else VARIANTS.items():
+        rows.append((label, lambda v=variant: create_tracker("siamfc", weights=args.weights, device="cpu", **v), None))
+    nano = nano_model(args.nano_model)
+    if nano is not None:
+        rows.append(("OpenCV NanoTrack v2", lambda: OpenCVTracker("nano", model=nano), None))
+    if args.mdnet:
+        # The slow per-crop path only on the first --mdnet-frames of each sequence.
+        for label, variant, limit in (
+            ("mdnet (RoIAlign, one conv pass) [default]", {"feature_path": "roi"}, None),
+            ("mdnet (RoIAlign), bf16=false", {"feature_path": "roi", "bf16": False}, None),
+            (f"mdnet (per-crop 107x107), first {args.mdnet_frames} frames", {"feature_path": "crop"},
+             args.mdnet_frames),
+        ):
+            rows.append((label, lambda v=variant: create_tracker("mdnet", weights=args.mdnet_weights, device="cpu",
+                                                                 seed=0, **{**overrides, **v}), limit))
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sequence", default=str(DEFAULT_SEQUENCE))
+    parser.add_argument("--sequence", default=str(DEFAULT_SEQUENCE), help="a sequence folder or a folder of them")
     parser.add_argument("--weights", help="SiamFC weights (default: shipped)")
     parser.add_argument("--mdnet-weights", help="MDNet weights (default: shipped)")
+    parser.add_argument("--nano-model", help="NanoTrack v2: BACKBONE.onnx,HEAD.onnx or their folder "
+                                             f"(default: {DEFAULT_NANO} when it exists)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--frames", type=int, default=120, help="frames per sequence (0: all)")
     parser.add_argument("--mdnet", action="store_true", help="also time MDNet (RoIAlign and per-crop paths)")
     parser.add_argument("--mdnet-frames", type=int, default=40, help="frames for the (slow) per-crop MDNet row")
     parser.add_argument("--no-siamfc", action="store_true", help="skip the SiamFC rows")
-    parser.add_argument("--profile", action="store_true", help="only print MDNet's time per stage")
+    parser.add_argument("--profile", nargs="*", choices=("siamfc", "mdnet"),
+                        help="only print time per stage of these trackers (both when none is named)")
     parser.add_argument("--profile-frames", type=int, default=60)
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="MDNet config overrides")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides for the profiled tracker(s) and MDNet's rows")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    sequence = load_folder_sequences(args.sequence)[0]
+    sequences = load_folder_sequences(args.sequence)
     overrides = parse_overrides(args.set)
-    if args.profile:
-        print(f"{sequence.name}, torch threads {args.threads}, torch {torch.__version__}")
-        profile_mdnet(sequence, args.profile_frames, warmup=3, overrides=overrides, weights=args.mdnet_weights)
+    if args.profile is not None:
+        print(f"{sequences[0].name}, torch threads {args.threads}, torch {torch.__version__}")
+        for name in args.profile or ("siamfc", "mdnet"):
+            profile(name, sequences[0], args.profile_frames, warmup=3, overrides=overrides,
+                    weights=args.weights if name == "siamfc" else args.mdnet_weights)
         return 0
-    frames = [read_image(p) for p in sequence.frames[: args.frames]]
-    init_box = sequence.ground_truth[0]
-    rows = [("OpenCV CSRT", time_tracker(OpenCVTracker("csrt"), frames, init_box))]
-    for label, variant in {} if args.no_siamfc else VARIANTS.items():
-        tracker = create_tracker("siamfc", weights=args.weights, device="cpu", **variant)
-        rows.append((label, time_tracker(tracker, frames, init_box)))
-    if args.mdnet:
-        # The RoIAlign path on every frame (long-term updates every 10 frames are part of its cost); the slow
-        # per-crop path on the first --mdnet-frames.
-        for label, variant, clip in (
-            ("mdnet (RoIAlign, one conv pass) [default]", {"feature_path": "roi"}, frames),
-            ("mdnet (RoIAlign), bf16=false", {"feature_path": "roi", "bf16": False}, frames),
-            ("mdnet (per-crop 107x107)", {"feature_path": "crop"}, frames[: args.mdnet_frames]),
-        ):
-            tracker = create_tracker("mdnet", weights=args.mdnet_weights, device="cpu", seed=0,
-                                     **{**overrides, **variant})
-            precision = "bf16" if tracker.extractor.bf16 else "fp32"
-            rows.append((f"{label}, {precision}, {len(clip)} frames", time_tracker(tracker, clip, init_box)))
-    # CSRT again at the end: the machine's load may have changed during the run.
-    rows.append(("OpenCV CSRT (again)", time_tracker(OpenCVTracker("csrt"), frames, init_box)))
-    csrt_fps = float(np.mean([rows[0][1], rows[-1][1]]))
-    h, w = frames[0].shape[:2]
-    print(f"{sequence.name}: {len(frames)} frames {w}x{h}, torch threads {args.threads}, torch {torch.__version__}\n")
+    rows = contenders(args, overrides)
+    csrt = lambda: OpenCVTracker("csrt")  # noqa: E731
+    rows = [("OpenCV CSRT", csrt, None), *rows, ("OpenCV CSRT (again)", csrt, None)]
+    totals = {label: [0, 0.0] for label, _, _ in rows}
+    frame_count = 0
+    for sequence in sequences:
+        frames = [read_image(p) for p in sequence.frames[: args.frames or None]]
+        if len(frames) < 5:
+            continue
+        frame_count += len(frames)
+        init_box = sequence.ground_truth[0]
+        # CSRT first and last on every sequence: the machine's load may change during the run.
+        for label, build, limit in rows:
+            count, seconds = time_tracker(build(), frames[:limit], init_box)
+            totals[label][0] += count
+            totals[label][1] += seconds
+    fps = {label: count / seconds for label, (count, seconds) in totals.items()}
+    csrt_fps = float(np.mean([fps["OpenCV CSRT"], fps["OpenCV CSRT (again)"]]))
+    names = sequences[0].name if len(sequences) == 1 else f"{len(sequences)} sequences of {args.sequence}"
+    print(f"{names}: {frame_count} frames, torch threads {args.threads}, torch {torch.__version__}\n")
     print("| tracker | fps | ratio to CSRT |")
     print("|---|---|---|")
-    for label, fps in rows:
-        print(f"| {label} | {fps:.1f} | {fps / csrt_fps:.2f}x |")
+    for label, value in fps.items():
+        print(f"| {label} | {value:.1f} | {value / csrt_fps:.2f}x |")
     return 0
 
 

@@ -2,13 +2,16 @@
 
 Every load returns a fresh object, so two trackers with different configs live side by side in one process.
 Unknown keys are an error that names the valid ones.
+
+The YAML presets are the only defaults: the dataclasses below declare each key's type and meaning but no value
+(tests/test_config_defaults.py keeps it so). Adding a key is two lines: the field here, its value in the preset.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
@@ -19,157 +22,185 @@ from twintrack.errors import UserError
 
 @dataclass(frozen=True)
 class SiamFCConfig:
-    """SiamFC-3s inference (Bertinetto et al. 2016); defaults are the paper's values."""
+    """SiamFC-3s inference (Bertinetto et al. 2016); the preset's values are the paper's."""
 
-    exemplar_size: int = 127
-    search_size: int = 255
-    context: float = 0.5
-    scale_num: int = 3
-    scale_step: float = 1.0375
-    scale_penalty: float = 0.9745
-    scale_lr: float = 0.59
-    window_influence: float = 0.176
-    response_up: int = 16
-    total_stride: int = 8
+    exemplar_size: int
+    search_size: int
+    context: float
+    scale_num: int
+    scale_step: float
+    scale_penalty: float
+    scale_lr: float
+    window_influence: float
+    response_up: int
+    total_stride: int
     # Smallest target side kept by the scale update, as a fraction of the initial size (guards against collapse).
-    min_scale: float = 0.2
-    max_scale: float = 5.0
+    min_scale: float
+    max_scale: float
     # Smallest exemplar region side in frame pixels (0: the paper's context only). Tiny targets (drone footage)
     # otherwise get a search region of a few dozen pixels, smaller than their motion between frames.
-    min_exemplar_side: float = 0.0
+    min_exemplar_side: float
     # Inference speed-ups: fold BatchNorm into conv weights, channels_last memory layout.
-    fold_bn: bool = True
-    channels_last: bool = True
-    bf16: bool = False
+    fold_bn: bool
+    channels_last: bool
+    # Backbone precision (twintrack/runtime, docs/runtime.md): auto | fp32 | bf16 | int8. auto: int8 (ONNX Runtime,
+    # calibrated model) on CPUs with VNNI/AMX, else bf16 where the CPU has native bf16, else fp32; GPUs fp32.
+    precision: str
+    # An int8 model calibrated for your own weights (twintrack export --int8); "" = the shipped calibration.
+    int8_model: str
+    # pyramid: one search crop per frame against exemplars at scale_num scales; search3: the paper's scale_num
+    # search crops per frame (scale_num backbone passes). See tracker/siamfc.py.
+    scale_mode: str = "search3"
+    # pyramid: compare exemplar scales by their peaks relative to each one's peak on the first frame (zoomed).
+    pyramid_norm: bool = False
+    # Lost-target score = sigmoid(score_bias + score_peak * peak logit + score_ratio * peak correlation relative
+    # to the first frame's + score_psr * peak-to-sidelobe ratio); fitted on training sequences by
+    # bench/siamfc_lost.py for the shipped weights. Below 0.5 the tracker reports the target lost.
+    score_bias: float = 0.0
+    score_peak: float = 1.0
+    score_ratio: float = 0.0
+    score_psr: float = 0.0
+    # While lost: hold_size keeps the size and follows the peak; hold_box keeps the whole box where it was.
+    while_lost: str = "hold_size"
+
+    def __post_init__(self) -> None:
+        if self.scale_mode not in ("pyramid", "search3"):
+            raise UserError(f"config key 'scale_mode' needs pyramid or search3 (got {self.scale_mode!r})")
+        if self.while_lost not in ("hold_size", "hold_box"):
+            raise UserError(f"config key 'while_lost' needs hold_size or hold_box (got {self.while_lost!r})")
 
 
 @dataclass(frozen=True)
 class SiamFCTrainConfig:
     """siamfc-pytorch's recipe: SGD with momentum and exponential LR decay, balanced logistic loss."""
 
-    exemplar_size: int = 127
+    exemplar_size: int
     # Search crop used in training; the network is fully convolutional, so tracking can use 255.
-    search_size: int = 239
-    context: float = 0.5
-    total_stride: int = 8
+    search_size: int
+    context: float
+    total_stride: int
     # Label map: cells within r_pos pixels (in search-crop pixels) of the centre are positives.
-    r_pos: float = 16.0
-    r_neg: float = 0.0
-    epochs: int = 50
-    pairs_per_epoch: int = 2000
-    batch_size: int = 8
-    max_frame_gap: int = 100
-    optimizer: str = "momentum"  # see twintrack.train.optim.OPTIMIZERS
-    lr: float = 1.0e-2
-    lr_final: float = 1.0e-5
-    lr_schedule: str = "exponential"  # exponential | step | cosine | constant (per epoch)
-    lr_step_epochs: int = 10  # step: multiply by lr_step_gamma every this many epochs
-    lr_step_gamma: float = 0.1
-    switch_epoch: int = 5  # adam_then_sgd: Adam for this many epochs, then SGD with momentum
-    sgd_lr: float = 0.0  # adam_then_sgd: SGD rate at the switch; 0 = the SWATS projection estimate
+    r_pos: float
+    r_neg: float
+    epochs: int
+    pairs_per_epoch: int
+    batch_size: int
+    max_frame_gap: int
+    optimizer: str  # see twintrack.train.optim.OPTIMIZERS
+    lr: float
+    lr_final: float
+    lr_schedule: str  # exponential | step | cosine | constant (per epoch)
+    lr_step_epochs: int  # step: multiply by lr_step_gamma every this many epochs
+    lr_step_gamma: float
+    switch_epoch: int  # adam_then_sgd: Adam for this many epochs, then SGD with momentum
+    sgd_lr: float  # adam_then_sgd: SGD rate at the switch; 0 = the SWATS projection estimate
     # Per-layer learning-rate multipliers (group lr = lr x mult; 0 keeps a layer where init put it).
-    conv1_lr_mult: float = 1.0
-    conv2_lr_mult: float = 1.0
-    conv3_lr_mult: float = 1.0
-    head_lr_mult: float = 1.0
-    momentum: float = 0.9
-    weight_decay: float = 5.0e-4
-    init: str = "kaiming"  # kaiming | xavier (backbone conv layers)
+    conv1_lr_mult: float
+    conv2_lr_mult: float
+    conv3_lr_mult: float
+    head_lr_mult: float
+    momentum: float
+    weight_decay: float
+    init: str  # kaiming | xavier (backbone conv layers)
     # Augmentation (siamfc-pytorch): stretch, shift, plus colour / grayscale / flip.
-    stretch: float = 0.05
-    max_shift: int = 8
-    color_jitter: float = 0.2
-    gray_prob: float = 0.1
-    flip_prob: float = 0.5
+    stretch: float
+    max_shift: int
+    color_jitter: float
+    gray_prob: float
+    flip_prob: float
     # Sequence pairs vs still-image pairs: a still image set is drawn with this probability (if given).
-    image_pair_prob: float = 0.2
-    autocast_bf16: bool = False
-    num_threads: int = 0
-    seed: int = 0
-    checkpoint_every: int = 1
-    log_every: int = 10
+    image_pair_prob: float
+    autocast_bf16: bool
+    num_threads: int
+    seed: int
+    checkpoint_every: int
+    log_every: int
     # Loading: DataLoader worker processes (0: pairs are cut in the training process), pinned memory on CUDA.
-    workers: int = 0
+    workers: int
     # Validation: track the sequences of this folder every val_every epochs (0: never) and log AUC/precision.
-    val_data: str = ""
-    val_every: int = 0
+    val_data: str
+    val_every: int
     # Stop (and save) after the first epoch that ends past this many minutes (0: no limit).
-    max_minutes: float = 0.0
+    max_minutes: float
 
 
 @dataclass(frozen=True)
 class MDNetConfig:
     """MDNet online tracking; values from py-MDNet's options (tracking/options.yaml) unless noted."""
 
-    feature_path: str = "roi"  # roi: one conv pass + RoIAlign (RT-MDNet); crop: a 107x107 crop per box (MDNet)
-    region_size: int = 255  # search-region side (pixels) for the single conv pass
-    target_pixels: float = 64.0  # the target's mean side in the search region (sets the region's scale)
-    crop_size: int = 107  # per-crop path input size
-    crop_padding: float = 16.0  # per-crop path context, in pixels of the 107 crop (py-MDNet's padding)
+    feature_path: str  # roi: one conv pass + RoIAlign (RT-MDNet); crop: a 107x107 crop per box (MDNet)
+    region_size: int  # search-region side (pixels) for the single conv pass
+    target_pixels: float  # the target's mean side in the search region (sets the region's scale)
+    crop_size: int  # per-crop path input size
+    crop_padding: float  # per-crop path context, in pixels of the 107 crop (py-MDNet's padding)
     # First-frame fine-tuning.
-    n_pos_init: int = 500
-    n_neg_init: int = 5000
-    pos_iou_init_min: float = 0.7
-    neg_iou_init_max: float = 0.5
-    maxiter_init: int = 50
-    lr_init: float = 0.0005
+    n_pos_init: int
+    n_neg_init: int
+    pos_iou_init_min: float
+    neg_iou_init_max: float
+    maxiter_init: int
+    lr_init: float
     # Online updates.
-    n_pos_update: int = 50
-    n_neg_update: int = 200
-    pos_iou_update_min: float = 0.7
-    neg_iou_update_max: float = 0.3
-    maxiter_update: int = 15
-    lr_update: float = 0.001
-    long_interval: int = 10
-    n_frames_long: int = 100
-    n_frames_short: int = 30
+    n_pos_update: int
+    n_neg_update: int
+    pos_iou_update_min: float
+    neg_iou_update_max: float
+    maxiter_update: int
+    lr_update: float
+    long_interval: int
+    n_frames_long: int
+    n_frames_short: int
     # Mini-batches and hard negative mining.
-    batch_pos: int = 32
-    batch_neg: int = 96
-    batch_neg_cand: int = 1024
-    fc6_lr_mult: float = 10.0
-    online_fc4: bool = False  # py-MDNet also tunes fc4 online; fixing it lets us cache its outputs (9x cheaper)
-    momentum: float = 0.9
-    weight_decay: float = 0.0005
+    batch_pos: int
+    batch_neg: int
+    batch_neg_cand: int
+    fc6_lr_mult: float
+    online_fc4: bool  # py-MDNet also tunes fc4 online; fixing it lets us cache its outputs (9x cheaper)
+    momentum: float
+    weight_decay: float
     # Candidates.
-    n_samples: int = 256
-    trans: float = 0.6
-    scale: float = 1.0
-    trans_limit: float = 1.5
-    trans_neg_init: float = 1.0
-    trans_neg: float = 2.0
-    scale_neg: float = 5.0
-    pos_scale: float = 1.0
-    top_k: int = 5
-    template_weight: float = 0.0
+    n_samples: int
+    trans: float
+    scale: float
+    trans_limit: float
+    trans_neg_init: float
+    trans_neg: float
+    scale_neg: float
+    pos_scale: float
+    top_k: int
+    template_weight: float
     # Bounding-box regression.
-    use_bbreg: bool = True
-    n_bbreg: int = 1000
-    bbreg_iou_min: float = 0.6
-    bbreg_lambda: float = 1000.0
-    bbreg_feedback: bool = False
-    bbreg_scale: float = 3.0
-    bbreg_aspect: float = 1.0
-    dropout: float = 0.5
+    use_bbreg: bool
+    n_bbreg: int
+    bbreg_iou_min: float
+    bbreg_lambda: float
+    bbreg_feedback: bool
+    bbreg_scale: float
+    bbreg_aspect: float
+    dropout: float
     # Robustness (ours): learn only from frames scoring above update_min_score; keep the first frame's positives
     # in every update; learn up to lookalike_negatives high-scoring off-target candidates per frame as negatives;
     # after a failure, a redetect_region conv pass (0: off) and redetect_samples candidates at the SiamFC template's
     # peak.
-    update_min_score: float = 0.0
-    keep_first_pos: bool = False
-    lookalike_negatives: int = 0
-    redetect_region: int = 0
-    redetect_samples: int = 0
+    update_min_score: float
+    keep_first_pos: bool
+    lookalike_negatives: int
+    redetect_region: int
+    redetect_samples: int
     # Calibrated score: sigmoid(score_scale * fc6 score + score_shift); below 0.5 the target is reported lost.
-    score_scale: float = 1.0
-    score_shift: float = 0.0
-    # bfloat16 conv pass and fc4: true, false, or auto (on CPUs with native bf16 units, AVX512-BF16 or AMX).
-    bf16: bool | str = "auto"
+    score_scale: float
+    score_shift: float
+    # Conv pass precision (twintrack/runtime, docs/runtime.md): auto | fp32 | bf16 | int8, as for SiamFC; fc4 runs
+    # in bf16 when the conv pass does, or with int8 on CPUs with native bf16.
+    precision: str
+    int8_model: str  # an int8 model calibrated for your own weights; "" = the shipped calibration
     # fc4 as an int8 product (fbgemm): true, false, or auto (on x86 CPUs).
-    fc4_int8: bool | str = False
+    fc4_int8: bool | str
 
     def __post_init__(self) -> None:
-        for key in ("bf16", "fc4_int8"):
+        if self.precision not in ("auto", "fp32", "bf16", "int8"):
+            raise UserError(f"config key 'precision' needs auto, fp32, bf16 or int8 (got {self.precision!r})")
+        for key in ("fc4_int8",):
             value = getattr(self, key)
             if not (isinstance(value, bool) or value == "auto"):
                 raise UserError(f"config key '{key}' needs true, false or auto (got {value!r})")
@@ -185,34 +216,35 @@ class MDNetConfig:
 class MDNetTrainConfig:
     """Multi-domain training: one fc6 branch per sequence; py-MDNet's sampling (8 frames, 32 pos / 96 neg)."""
 
-    region_size: int = 255
-    target_pixels: float = 64.0
-    frames_per_iter: int = 8
-    batch_pos: int = 32
-    batch_neg: int = 96
-    pos_iou_min: float = 0.7
-    neg_iou_max: float = 0.5
-    region_jitter: float = 0.3  # region centre moved by up to this fraction of the target side (tracking drift)
-    iterations: int = 4000
-    optimizer: str = "momentum"  # see twintrack.train.optim.OPTIMIZERS
-    lr: float = 0.001
-    # Schedules and switch_epoch count iterations here (MDNet trains by iterations, not epochs).
-    lr_schedule: str = "constant"  # exponential | step | cosine | constant
-    lr_final: float = 1.0e-4  # exponential / cosine: the rate at the last iteration
-    lr_step_epochs: int = 1000  # step: iterations between drops
-    lr_step_gamma: float = 0.1
-    switch_epoch: int = 1000  # adam_then_sgd: Adam for this many iterations, then SGD with momentum
-    sgd_lr: float = 0.0  # adam_then_sgd: SGD rate at the switch; 0 = the SWATS projection estimate
-    conv_lr_mult: float = 0.0  # 0 freezes the SiamFC-trained conv layers (the transfer-learning choice)
-    fc6_lr_mult: float = 10.0
-    momentum: float = 0.9
-    weight_decay: float = 0.0005
-    dropout: float = 0.5
-    init: str = "kaiming"  # kaiming | xavier (fc4 / fc5; fc6 branches always start at N(0, 0.01))
-    autocast_bf16: bool = True
-    seed: int = 0
-    checkpoint_every: int = 250
-    log_every: int = 20
+    region_size: int
+    target_pixels: float
+    frames_per_iter: int
+    batch_pos: int
+    batch_neg: int
+    pos_iou_min: float
+    neg_iou_max: float
+    region_jitter: float  # region centre moved by up to this fraction of the target side (tracking drift)
+    iterations: int
+    optimizer: str  # see twintrack.train.optim.OPTIMIZERS
+    lr: float
+    # An epoch is one cycle over the domains (train/mdnet_trainer.py): the schedule keys and checkpoint_every
+    # count epochs, iterations is the run's length.
+    lr_schedule: str  # exponential | step | cosine | constant
+    lr_final: float  # exponential / cosine: the rate after the last epoch
+    lr_step_epochs: int  # step: epochs between drops
+    lr_step_gamma: float
+    switch_epoch: int  # adam_then_sgd: Adam for this many epochs, then SGD with momentum
+    sgd_lr: float  # adam_then_sgd: SGD rate at the switch; 0 = the SWATS projection estimate
+    conv_lr_mult: float  # 0 freezes the SiamFC-trained conv layers (the transfer-learning choice)
+    fc6_lr_mult: float
+    momentum: float
+    weight_decay: float
+    dropout: float
+    init: str  # kaiming | xavier (fc4 / fc5; fc6 branches always start at N(0, 0.01))
+    autocast_bf16: bool
+    seed: int
+    checkpoint_every: int
+    log_every: int
 
 
 PRESETS = {
@@ -256,6 +288,11 @@ def build_config(cls, values: dict, source: str = "config"):
         raise UserError(
             f"unknown config key(s) {', '.join(unknown)} in {source}; valid keys: {', '.join(sorted(names))}"
         )
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in required if name not in values]
+    if missing:
+        raise UserError(f"config key(s) {', '.join(missing)} missing in {source}; every key needs a value (the "
+                        "presets in twintrack/configs/ list them all)")
     hints = typing.get_type_hints(cls)
     coerced = {k: _coerce(v, hints[k], k) for k, v in values.items()}
     return cls(**coerced)
@@ -302,11 +339,25 @@ def load_yaml(path_or_name: str | Path) -> dict:
 
 
 def load_config(preset: str, overrides=None, path: str | Path | None = None):
-    """Load a named preset (or a YAML file of the same kind) and apply overrides."""
-    cls, default_file = PRESETS[preset]
-    values = load_yaml(path if path is not None else default_file)
+    """A named preset, then the keys of a YAML file of the same kind (``path``: a user's ``--config``), then
+    ``key=value`` overrides."""
+    cls, preset_file = PRESETS[preset]
+    return load_preset(cls, preset_file, overrides, path)
+
+
+def load_preset(cls, preset_file: str | Path, overrides=None, path: str | Path | None = None):
+    """``cls`` from its preset file, a user's YAML file and overrides, each over the one before.
+
+    The preset is the one source of defaults (the dataclasses have none): a user's file may give only the keys it
+    changes, and every other key is the preset's. The resolved config, all keys, is saved in every run folder.
+    """
+    values = load_yaml(preset_file)
+    source = str(preset_file)
+    if path is not None:
+        values.update(load_yaml(path))
+        source = str(path)
     values.update(parse_overrides(overrides))
-    return build_config(cls, values, source=str(path or default_file))
+    return build_config(cls, values, source=source)
 
 
 def config_to_dict(config) -> dict:
@@ -323,6 +374,7 @@ __all__ = [
     "MDNetConfig",
     "MDNetTrainConfig",
     "load_config",
+    "load_preset",
     "build_config",
     "parse_overrides",
     "config_to_dict",

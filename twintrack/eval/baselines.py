@@ -1,6 +1,16 @@
-"""OpenCV's CSRT / KCF / MIL trackers behind the twintrack Tracker protocol (RGB frames, 0-based xywh boxes)."""
+"""OpenCV's trackers behind the twintrack Tracker protocol (RGB frames, 0-based xywh boxes): CSRT, KCF, MIL and
+NanoTrack v2.
+
+NanoTrack v2 (``nano``) is a small Siamese network trained on thousands of videos; OpenCV runs it from two ONNX
+files that twintrack neither ships nor downloads. The user names them: ``model="BACKBONE.onnx,HEAD.onnx"``, or a
+folder holding ``nanotrack_backbone_sim_v2.onnx`` and ``nanotrack_head_sim_v2.onnx``, or the same in the
+environment variable ``TWINTRACK_NANOTRACK`` (which also reaches ``twintrack eval``'s worker processes).
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -9,27 +19,65 @@ from twintrack.errors import UserError
 from twintrack.geometry import clip_box
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 
-# opencv-contrib-python provides these; the plain opencv-python wheel lacks CSRT and KCF.
+NANOTRACK_ENV = "TWINTRACK_NANOTRACK"
+NANOTRACK_FILES = ("nanotrack_backbone_sim_v2.onnx", "nanotrack_head_sim_v2.onnx")
+
+
+def nanotrack_paths(model: str | os.PathLike | tuple | None = None) -> tuple[Path, Path]:
+    """(backbone, head) ONNX paths from ``model`` (or ``$TWINTRACK_NANOTRACK``): "BACKBONE,HEAD", a pair, or a
+    folder holding the two files under their release names. Raises a one-line UserError when they are missing."""
+    model = model if model is not None else os.environ.get(NANOTRACK_ENV)
+    how = (f"pass BACKBONE.onnx,HEAD.onnx or a folder holding {' and '.join(NANOTRACK_FILES)} "
+           f"(--nano-model, or the environment variable {NANOTRACK_ENV})")
+    if not model:
+        raise UserError(f"baseline 'nano' needs NanoTrack v2's two ONNX files: {how}")
+    if isinstance(model, (tuple, list)):
+        parts = [Path(p) for p in model]
+    elif "," in str(model):
+        parts = [Path(p.strip()) for p in str(model).split(",")]
+    else:
+        parts = [Path(model) / name for name in NANOTRACK_FILES]
+    if len(parts) != 2:
+        raise UserError(f"NanoTrack v2 needs exactly two ONNX files (got {model!r}): {how}")
+    for path in parts:
+        if not path.is_file():
+            raise UserError(f"NanoTrack v2 model file '{path}' does not exist: {how}")
+    return parts[0], parts[1]
+
+
+def _nano(model):
+    backbone, head = nanotrack_paths(model)
+    params = cv2.TrackerNano_Params()
+    params.backbone = str(backbone)
+    params.neckhead = str(head)
+    return cv2.TrackerNano_create(params)
+
+
+# opencv-contrib-python provides CSRT and KCF; the plain opencv-python wheel lacks them (not NanoTrack).
 _FACTORIES = {
-    "csrt": lambda: cv2.TrackerCSRT.create(),
-    "kcf": lambda: cv2.TrackerKCF.create(),
-    "mil": lambda: cv2.TrackerMIL.create(),
+    "csrt": lambda model: cv2.TrackerCSRT.create(),
+    "kcf": lambda model: cv2.TrackerKCF.create(),
+    "mil": lambda model: cv2.TrackerMIL.create(),
+    "nano": _nano,
 }
 BASELINES = tuple(_FACTORIES)
 
 
 class OpenCVTracker:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, model=None) -> None:
         if name not in _FACTORIES:
             raise UserError(f"unknown baseline '{name}'; choose one of {', '.join(BASELINES)}")
         self.name = name
+        self.model = model
+        if name == "nano":
+            nanotrack_paths(model)  # missing files fail here, before any sequence runs
         self._tracker = None
         self._last_box = None
 
     def init(self, frame, box) -> None:
         frame = check_frame(frame)
         box = check_init_box(box, frame)
-        self._tracker = _FACTORIES[self.name]()
+        self._tracker = _FACTORIES[self.name](self.model)
         self._tracker.init(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), tuple(int(round(v)) for v in box))
         self._last_box = box
 
@@ -41,4 +89,5 @@ class OpenCVTracker:
         if ok:  # on failure OpenCV returns no box: keep the last one, score 0
             self._last_box = np.asarray(box, dtype=np.float64)
         height, width = frame.shape[:2]
-        return TrackResult(box=clip_box(self._last_box, width, height), score=1.0 if ok else 0.0)
+        score = float(self._tracker.getTrackingScore()) if self.name == "nano" else float(ok)
+        return TrackResult(box=clip_box(self._last_box, width, height), score=score if ok else 0.0, lost=not ok)

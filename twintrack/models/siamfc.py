@@ -42,6 +42,15 @@ class SiamFCHead(nn.Module):
     def forward(self, exemplar_feat: torch.Tensor, search_feat: torch.Tensor) -> torch.Tensor:
         return cross_correlation(exemplar_feat, search_feat) * (self.base_scale * self.gain) + self.bias
 
+    def all_pairs(self, exemplar_feats: torch.Tensor, search_feats: torch.Tensor) -> torch.Tensor:
+        """Every exemplar against every search map in one plain convolution (the exemplars are its kernels).
+
+        ``exemplar_feats`` (K, C, h, w), ``search_feats`` (S, C, H, W) -> logits (S, K, H - h + 1, W - w + 1).
+        Tracking uses it both ways: one exemplar against three scaled search crops (SiamFC-3s), or an exemplar
+        pyramid of K scales against the one search crop of a frame.
+        """
+        return F.conv2d(search_feats, exemplar_feats) * (self.base_scale * self.gain) + self.bias
+
 
 class SiamFCNet(nn.Module):
     """Backbone + head. ``forward(exemplars, searches)`` returns response maps (logits)."""

@@ -1,6 +1,21 @@
-"""SiamFC-3s tracking: correlate the first-frame exemplar with a search region at three scales per frame."""
+"""SiamFC tracking: correlate the first-frame exemplar with one search region per frame.
+
+Two ways to estimate scale (config ``scale_mode``):
+
+- ``pyramid`` (default): one 255-pixel search crop per frame, one backbone pass. The exemplar is embedded at
+  ``scale_num`` scales once in init(); all of them are correlated with the frame's one search map (a convolution
+  with ``scale_num`` small kernels, ~1% of the backbone's work) and the best-scoring exemplar scale is the target's
+  scale change.
+- ``search3``: the paper's SiamFC-3s: ``scale_num`` search crops at different scales per frame, each through the
+  backbone, against one exemplar. ``scale_num`` times the backbone work; kept for comparison.
+
+The per-frame work is split so that a caller can batch several trackers' crops through one backbone call
+(MultiTracker): ``update(frame) == locate(frame, embed(search_crop(frame)))``.
+"""
 
 from __future__ import annotations
+
+import copy
 
 import cv2
 import numpy as np
@@ -9,6 +24,7 @@ import torch
 from twintrack.configs import SiamFCConfig
 from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_to_xywh, xywh_to_cxcywh
 from twintrack.models import SiamFCNet, VGGM, fold_batchnorm
+from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 
 
@@ -18,25 +34,35 @@ class SiamFCTracker:
     def __init__(self, net: SiamFCNet, config: SiamFCConfig, device: torch.device) -> None:
         self.config = config
         self.device = device
-        net = net.eval()
+        # An inference copy: folding BatchNorm and moving devices must not touch the caller's (training) network.
+        net = copy.deepcopy(net).eval().requires_grad_(False)
         if config.fold_bn:
             fold_batchnorm(net)
-        self.net = net.to(device)
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-        self.net = self.net.to(memory_format=self.memory_format)
+        self.net = net.to(device).to(memory_format=self.memory_format)
+        # The backbone engine (INTERFACES.md item 2): (N, 3, H, W) float32 RGB in [0, 255] on device -> (N, C, h, w)
+        # float32 features.
+        self.backbone_engine = build_backbone_engine(net.backbone, config.precision, device,
+                                                     channels_last=config.channels_last, fold_bn=config.fold_bn,
+                                                     int8_model=config.int8_model or None)
+        self.timer = None  # a twintrack.tracker.timing.StageTimer to see where the time goes (bench/speed.py)
 
         feat_exemplar = VGGM.output_size(config.exemplar_size)
         feat_search = VGGM.output_size(config.search_size)
         self.response_size = feat_search - feat_exemplar + 1
         self.upscale_size = self.response_size * config.response_up
-        hann = np.hanning(self.upscale_size)
+        hann = np.hanning(self.upscale_size).astype(np.float32)
         window = np.outer(hann, hann)
         self.window = window / window.sum()
+        # The window at the coarse cells' centres, to find where the upsampled peak can be.
+        self.coarse_window = np.ascontiguousarray(self.window[config.response_up // 2 :: config.response_up,
+                                                              config.response_up // 2 :: config.response_up])
         half = config.scale_num // 2
         self.scale_factors = config.scale_step ** np.linspace(-half, half, config.scale_num)
         # A scale change costs a penalty; the unchanged scale (middle) does not.
-        self.scale_penalties = np.full(config.scale_num, config.scale_penalty)
+        self.scale_penalties = np.full(config.scale_num, config.scale_penalty, dtype=np.float32)
         self.scale_penalties[half] = 1.0
+        self.head_bias = float(self.net.head.bias)
         self.exemplar_feat = None
 
     # ---------------------------------------------------------------------------------------------------- api
@@ -52,45 +78,121 @@ class SiamFCTracker:
         self.search_side = self.exemplar_side * cfg.search_size / cfg.exemplar_size
         # Padding colour from the first frame: cheaper than a per-frame mean and stable across frames.
         self.avg_color = frame.reshape(-1, 3).mean(axis=0)
-        exemplar = crop_and_resize(frame, self.center, self.exemplar_side, cfg.exemplar_size, self.avg_color)
-        with torch.inference_mode(), self._autocast():
-            self.exemplar_feat = self.net.embed(self._to_tensor([exemplar]))
+        if cfg.scale_mode == "pyramid":
+            # Exemplar k sees the target scale_factors[k] times larger than it is: it matches a search crop in
+            # which the target grew by that factor.
+            sides = [self.exemplar_side / f for f in self.scale_factors]
+        else:
+            sides = [self.exemplar_side]
+        exemplars = np.stack([crop_and_resize(frame, self.center, s, cfg.exemplar_size, self.avg_color) for s in sides])
+        self.exemplar_feat = self.embed(exemplars).contiguous()
+        # The exemplar's response to its own frame: the yardstick for later peaks (the lost-target score).
+        self.lost = False
+        self.self_peak = None
+        self.scale_norm = np.ones(cfg.scale_num, dtype=np.float32)
+        first = self._responses(self.embed(self.search_crop(frame)))
+        self.self_peak = float(first[len(first) // 2].max())
+        if cfg.scale_mode == "pyramid" and cfg.pyramid_norm:
+            # Each exemplar scale against the first frame zoomed by the same factor: how high that exemplar peaks
+            # when it is right. Scales are compared by their peaks relative to this, so an exemplar whose crop
+            # holds more context (and so correlates lower) is not passed over for that alone.
+            zoomed = np.stack([crop_and_resize(frame, self.center, self.search_side / f, cfg.search_size,
+                                               self.avg_color) for f in self.scale_factors])
+            own = self.net.head.all_pairs(self.exemplar_feat, self.embed(zoomed))
+            own = own.diagonal(dim1=0, dim2=1).amax(dim=(0, 1)).float().cpu().numpy()
+            self.scale_norm = 1 / np.maximum(own - self.head_bias, 1e-6)
 
     def update(self, frame) -> TrackResult:
+        frame = check_frame(frame)
+        crops = self.search_crop(frame)
+        return self.locate(frame, self.embed(crops))
+
+    # ------------------------------------------------------------------------------- split per-frame stages
+    def search_regions(self) -> np.ndarray:
+        """(k, 3) float array of (cx, cy, side) in frame pixels: the regions search_crop() cuts, in its order; each
+        is resized to search_size pixels and padded with ``avg_color`` outside the frame."""
         if self.exemplar_feat is None:
             raise RuntimeError("call init(frame, box) before update(frame)")
+        factors = self.scale_factors if self.config.scale_mode == "search3" else np.ones(1)
+        return np.array([[self.center[0], self.center[1], self.search_side * f] for f in factors])
+
+    def search_crop(self, frame) -> np.ndarray:
+        """This frame's search crop(s) as a (k, H, W, 3) uint8 array: k = 1 (pyramid) or scale_num (search3)."""
+        regions = self.search_regions()
         frame = check_frame(frame)
+        size = self.config.search_size
+        with self._stage("crop"):
+            return np.stack([crop_and_resize(frame, (cx, cy), side, size, self.avg_color) for cx, cy, side in regions])
+
+    def embed(self, crops: np.ndarray) -> torch.Tensor:
+        """Backbone features of (N, H, W, 3) uint8 crops: (N, C, h, w) float32 on the tracker's device."""
+        with self._stage("to tensor"):
+            images = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float()
+            images = images.contiguous(memory_format=self.memory_format)
+        with self._stage("backbone"), torch.inference_mode():
+            return self.backbone_engine(images)
+
+    def locate(self, frame, search_feat: torch.Tensor) -> TrackResult:
+        """The target's box in ``frame`` from the backbone features of ``search_crop(frame)``."""
+        if self.exemplar_feat is None:
+            raise RuntimeError("call init(frame, box) before update(frame)")
         cfg = self.config
-        frame_h, frame_w = frame.shape[:2]
-        searches = [
-            crop_and_resize(frame, self.center, self.search_side * f, cfg.search_size, self.avg_color)
-            for f in self.scale_factors
-        ]
-        with torch.inference_mode(), self._autocast():
-            search_feat = self.net.embed(self._to_tensor(searches))
-            responses = self.net.head(self.exemplar_feat, search_feat)[:, 0].float().cpu().numpy()
+        frame_h, frame_w = np.shape(frame)[:2]
+        responses = self._responses(search_feat)
 
-        upsampled = np.stack(
-            [cv2.resize(r, (self.upscale_size, self.upscale_size), interpolation=cv2.INTER_CUBIC) for r in responses]
-        )
-        peak_per_scale = upsampled.reshape(cfg.scale_num, -1).max(axis=1) * self.scale_penalties
-        best = int(np.argmax(peak_per_scale))
-        raw_peak = float(responses[best].max())
+        with self._stage("peak"):
+            best = self._best_scale(responses)
+            row, col = self._peak(responses[best])
 
-        response = upsampled[best] - upsampled[best].min()
-        response = response / (response.sum() + 1e-16)
-        response = (1 - cfg.window_influence) * response + cfg.window_influence * self.window
+        score = self.score(self.score_features(responses[best]))
+        self.lost = score < 0.5
+        # While lost, the peak is not the target: the size stays (a background peak would grow or shrink it
+        # without bound), and with while_lost=hold_box the centre too, so the search waits where the target was.
+        if not (self.lost and cfg.while_lost == "hold_box"):
+            # Peak displacement: upsampled response -> search crop pixels -> frame pixels.
+            search_side = self.search_side * (self.scale_factors[best] if cfg.scale_mode == "search3" else 1.0)
+            disp_response = np.array([col, row], dtype=np.float64) - (self.upscale_size - 1) / 2
+            disp_frame = disp_response * cfg.total_stride / cfg.response_up * search_side / cfg.search_size
+            # Keep the centre on the image so a target that leaves it is searched for at the border it crossed.
+            self.center = np.clip(self.center + disp_frame, [0, 0], [frame_w, frame_h])
+        if not self.lost:
+            self._update_scale(float(self.scale_factors[best]))
+
+        box = cxcywh_to_xywh(np.concatenate([self.center, self.target_size]))
+        return TrackResult(box=clip_box(box, frame_w, frame_h), score=score, lost=self.lost)
+
+    # -------------------------------------------------------------------------------------- lost-target score
+    def score_features(self, response: np.ndarray) -> np.ndarray:
+        """What the lost-target score reads from one coarse response map (logits): its peak, the peak's raw
+        correlation relative to the first frame's (1: as similar as the exemplar to itself), and the peak-to-
+        sidelobe ratio (how much the peak stands out from the rest of the map)."""
+        peak = float(response.max())
+        bias = self.head_bias
+        ratio = (peak - bias) / (self.self_peak - bias) if self.self_peak is not None else 1.0
         row, col = np.unravel_index(int(np.argmax(response)), response.shape)
+        sidelobe = np.ones(response.shape, dtype=bool)
+        sidelobe[max(row - 2, 0) : row + 3, max(col - 2, 0) : col + 3] = False
+        side = response[sidelobe]
+        psr = (peak - float(side.mean())) / (float(side.std()) + 1e-6)
+        return np.array([peak, ratio, psr])
 
-        # Peak displacement: upsampled response -> search crop pixels -> frame pixels.
-        disp_response = np.array([col, row], dtype=np.float64) - (self.upscale_size - 1) / 2
-        disp_crop = disp_response * cfg.total_stride / cfg.response_up
-        disp_frame = disp_crop * self.search_side * self.scale_factors[best] / cfg.search_size
-        self.center = self.center + disp_frame
-        # Keep the centre on the image so a target that leaves it is searched for at the border it crossed.
-        self.center = np.clip(self.center, [0, 0], [frame_w, frame_h])
+    def score(self, features: np.ndarray) -> float:
+        """Calibrated probability that the target is present (a logistic fit, see bench/siamfc_lost.py)."""
+        cfg = self.config
+        logit = cfg.score_bias + float(np.dot([cfg.score_peak, cfg.score_ratio, cfg.score_psr], features))
+        return float(1 / (1 + np.exp(-logit)))
 
-        scale = (1 - cfg.scale_lr) + cfg.scale_lr * self.scale_factors[best]
+    # ------------------------------------------------------------------------------------------------ helpers
+    def _responses(self, search_feat: torch.Tensor) -> np.ndarray:
+        """Coarse response maps (logits), (k, 17, 17) float32: one per exemplar scale or per search scale."""
+        with self._stage("correlation"), torch.inference_mode():
+            # NCHW: oneDNN's channels_last kernel for this shape (few outputs, 11x11 taps) is ~1.5x slower on CPU.
+            logits = self.net.head.all_pairs(self.exemplar_feat, search_feat.contiguous())
+            return logits.reshape(-1, self.response_size, self.response_size).float().cpu().numpy()
+
+    def _update_scale(self, factor: float) -> None:
+        cfg = self.config
+        scale = (1 - cfg.scale_lr) + cfg.scale_lr * factor
         # Size changes are uniform, so one ratio to the initial size says how far the scale has drifted.
         size_ratio = self.target_size[0] / self.initial_size[0]
         scale = float(np.clip(scale, cfg.min_scale / size_ratio, cfg.max_scale / size_ratio))
@@ -98,16 +200,43 @@ class SiamFCTracker:
         self.exemplar_side *= scale
         self.search_side *= scale
 
-        box = cxcywh_to_xywh(np.concatenate([self.center, self.target_size]))
-        box = clip_box(box, frame_w, frame_h)
-        score = float(1 / (1 + np.exp(-raw_peak)))
-        return TrackResult(box=box, score=score)
+    def _peak(self, response: np.ndarray) -> tuple[int, int]:
+        """(row, col) of the peak in the upsampled response (the paper's bicubic x response_up, normalised to sum 1
+        and blended with a cosine window), computed only where it can be: the window is found on the coarse map,
+        then the 8x8 coarse cells around it are upsampled (a fifth of the full map's work)."""
+        cfg = self.config
+        up, n = cfg.response_up, self.response_size
+        shifted = response - response.min()
+        # Bicubic upsampling keeps the mean, so the full upsampled map would sum to up^2 times the coarse sum.
+        weight = (1 - cfg.window_influence) / (shifted.sum() * up * up + 1e-16)
+        coarse = weight * shifted + cfg.window_influence * self.coarse_window
+        r, c = np.unravel_index(int(np.argmax(coarse)), coarse.shape)
+        # Upsampled pixels within 2 cells of (r, c) read source cells r-3 .. r+4 (cubic taps), all in the patch.
+        r0, r1, c0, c1 = max(r - 3, 0), min(r + 5, n), max(c - 3, 0), min(c + 5, n)
+        patch = cv2.resize(shifted[r0:r1, c0:c1], ((c1 - c0) * up, (r1 - r0) * up), interpolation=cv2.INTER_CUBIC)
+        patch = weight * patch + cfg.window_influence * self.window[r0 * up : r1 * up, c0 * up : c1 * up]
+        lo_r, hi_r = (r - 2 - r0) * up + up // 2, (r + 2 - r0) * up + up // 2 + 1
+        lo_c, hi_c = (c - 2 - c0) * up + up // 2, (c + 2 - c0) * up + up // 2 + 1
+        trusted = patch[max(lo_r, 0) : hi_r, max(lo_c, 0) : hi_c]
+        pr, pc = np.unravel_index(int(np.argmax(trusted)), trusted.shape)
+        return r0 * up + max(lo_r, 0) + int(pr), c0 * up + max(lo_c, 0) + int(pc)
 
-    # ------------------------------------------------------------------------------------------------ helpers
-    def _autocast(self):
-        # bf16 matmuls: ~1.8x faster on CPUs with AVX512-BF16/AMX and on GPUs, at a small accuracy cost.
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16)
+    def _best_scale(self, responses: np.ndarray) -> int:
+        peaks = responses.reshape(len(responses), -1).max(axis=1)
+        if self.config.scale_mode == "pyramid" and self.config.pyramid_norm:
+            peaks = (peaks - self.head_bias) * self.scale_norm
+        return int(np.argmax(peaks * self.scale_penalties))
 
-    def _to_tensor(self, crops) -> torch.Tensor:
-        batch = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float()
-        return batch.contiguous(memory_format=self.memory_format)
+    def _stage(self, name: str):
+        return self.timer.stage(name) if self.timer is not None else _NO_TIMER
+
+
+class _NoTimer:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_TIMER = _NoTimer()
