@@ -72,7 +72,7 @@ def test_tracker_features_equal_the_plain_computation():
     """The tracker's region pass (BN folded, channels_last, embedding_bag RoIAlign, bin-major features into a
     reordered fc4, one fc4 for all boxes) against the unfolded NCHW network with torchvision's RoIAlign and the
     head's own fc4, box by box."""
-    config = load_config("mdnet", {**SMALL, "bf16": False})  # fp32 here; bf16 is compared below
+    config = load_config("mdnet", {**SMALL, "precision": "fp32"})  # fp32 here; bf16 is compared below
     tracker = MDNetTracker(make_net(0), config, torch.device("cpu"), seed=0)
     plain = make_net(0).eval()
     rng = np.random.default_rng(0)
@@ -144,11 +144,12 @@ def test_cells_first_pool_and_weight_give_the_same_fc4_output():
     torch.testing.assert_close(crop_reordered, crop_standard, rtol=1e-4, atol=1e-5)
 
 
-def test_bf16_setting_accepts_true_false_and_auto_only():
-    assert load_config("mdnet").bf16 == "auto"
-    assert load_config("mdnet", ["bf16=false"]).bf16 is False and load_config("mdnet", ["bf16=true"]).bf16 is True
-    for bad in (["bf16=1"], ["bf16=fast"]):
-        with pytest.raises(UserError, match="bf16"):
+def test_precision_setting_accepts_auto_fp32_bf16_int8_only():
+    assert load_config("mdnet").precision == "auto"
+    for value in ("fp32", "bf16", "int8"):
+        assert load_config("mdnet", [f"precision={value}"]).precision == value
+    for bad in (["precision=fp16"], ["precision=true"]):
+        with pytest.raises(UserError, match="precision"):
             load_config("mdnet", bad)
     assert use_bf16(True, torch.device("cpu")) and not use_bf16(False, torch.device("cpu"))
     assert use_bf16("auto", torch.device("cuda")) is False  # GPUs stay fp32 (nothing runs on them here)
@@ -163,7 +164,7 @@ def test_bf16_features_stay_close_to_fp32():
     boxes = box + np.array([[0, 0, 0, 0], [4, -3, 2, 1], [-20, 10, 5, 5]])
     outputs = []
     for bf16 in (False, True):
-        tracker = make_tracker(seed=0, bf16=bf16)
+        tracker = make_tracker(seed=0, precision="bf16" if bf16 else "fp32")
         assert tracker.extractor.bf16 is bf16
         tracker.init(frame, box)
         region = tracker.extractor.region(frame, box, frame.reshape(-1, 3).mean(axis=0))
@@ -175,8 +176,8 @@ def test_bf16_features_stay_close_to_fp32():
 
 def test_bf16_tracking_is_deterministic_with_a_seed():
     frames, gt = moving_target_clip(5, (120, 120), 32, (30, 30), (2, 1), background="smooth", seed=3)
-    first, _ = run(make_tracker(seed=0, bf16=True), frames, gt[0])
-    second, _ = run(make_tracker(seed=0, bf16=True), frames, gt[0])
+    first, _ = run(make_tracker(seed=0, precision="bf16"), frames, gt[0])
+    second, _ = run(make_tracker(seed=0, precision="bf16"), frames, gt[0])
     assert np.array_equal(first, second)
 
 

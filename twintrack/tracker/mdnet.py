@@ -33,6 +33,7 @@ from twintrack.geometry import (
 )
 from twintrack.models.backbone import VGGM, fold_batchnorm
 from twintrack.models.mdnet import MDNet, cells_first_weight
+from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 from twintrack.tracker.bbreg import BoxRegressor
 from twintrack.tracker.template_prior import TemplatePrior
@@ -91,7 +92,10 @@ class FeatureExtractor:
     def __init__(self, net: MDNet, config: MDNetConfig, device: torch.device, stage) -> None:
         self.net, self.config, self.device = net, config, device
         self.stage = stage  # the tracker's _stage: timed blocks when profiling
-        self.bf16 = use_bf16(config.bf16, device)
+        # The conv pass at config.precision (twintrack/runtime: int8, bf16 or fp32); fc4 in bf16 where that pays.
+        self.engine = build_backbone_engine(net.backbone, config.precision, device,
+                                            int8_model=config.int8_model or None)
+        self.bf16 = self.engine.matmul_dtype == torch.bfloat16
         # With fc4 fixed online the tracker applies it itself, with its weights reordered to the bin-major
         # order RoIAlign produces, which saves a transposing copy of every pooled batch. A trained-online fc4
         # runs inside the head and needs the standard channel-major order.
@@ -113,8 +117,8 @@ class FeatureExtractor:
             # HWC pixels seen as NCHW are already channels_last: no copy before the conv.
             tensor = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float()
         # no_grad, not inference_mode: pooled features become training inputs of the online updates.
-        with self.stage("conv"), torch.no_grad(), self._autocast():
-            feature_map = self.net.features(tensor).float()
+        with self.stage("conv"):
+            feature_map = self.engine(tensor)
         origin = np.array([cx - side / 2, cy - side / 2])
         return RegionFeatures(self, frame, feature_map, origin, scale, avg_color)
 
