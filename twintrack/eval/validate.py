@@ -6,8 +6,6 @@ trainer, which calls ``validator(model)`` every ``val_every`` epochs.
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from twintrack.eval.runner import run_sequence
@@ -26,8 +24,9 @@ class TrackingValidator:
         self.device = device
 
     def __call__(self, net) -> dict[str, float]:
-        # The tracker folds BatchNorm into the conv weights in place: give it a copy, never the model in training.
-        tracker = self.entry.build_tracker(copy.deepcopy(net).float(), self.entry.load_config(), self.device, seed=0)
+        # Trackers never modify the network they are given (they fold BatchNorm on their own inference copy), so
+        # the network in training is handed over as it is.
+        tracker = self.entry.build_tracker(net, self.entry.load_config(), self.device, seed=0)
         scores = [run_sequence(tracker, sequence).score for sequence in self.sequences]
         return {"val_auc": float(np.mean([s.success_auc for s in scores])),
                 "val_prec": float(np.mean([s.precision for s in scores]))}
