@@ -39,6 +39,8 @@ def add_train_parser(subparsers) -> None:
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: config, checkpoints, weights")
     parser.add_argument("--config", metavar="YAML", help="a training config file (default: the preset)")
     parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start again in a RUN_DIR that holds a run (its checkpoint, weights, metrics are removed)")
     add_init_weights(parser)
     add_device(parser)
     parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke runs)")
@@ -139,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
             torch.cuda.set_device(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # training crops have fixed sizes: let cuDNN pick its fastest kernels
+    check_run_folder(Path(args.out), args.resume, args.overwrite)
     sequences = load_all(args.data)
     videos = sum(1 for s in sequences if not s.still)
     print(f"twintrack: {videos} sequences, {len(sequences) - videos} still boxes, device {device}")
@@ -149,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
         success, losses = overfit_batch(trainer, args.overfit_steps or DEFAULT_STEPS)
         print(verdict(success, losses))
         return 0 if success else 1
+    if args.overwrite and (not dist.is_initialized() or dist.get_rank() == 0):
+        clear_run_folder(Path(args.out))  # only now: a bad config or data above leaves the old run as it was
+    if args.overwrite and dist.is_initialized():
+        dist.barrier()
     if args.resume:
         try:
             resumed = trainer.resume()
@@ -162,6 +169,38 @@ def run(args: argparse.Namespace) -> int:
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(f"twintrack: weights written to {trainer.weights_path}")
     return 0
+
+
+# What a run writes into its folder; --overwrite removes these and nothing else.
+RUN_FILES = ("checkpoint.pt", "metrics.csv", "config.yaml", "curves.png", "tb", "*.safetensors")
+
+
+def run_files(run_dir: Path) -> list[Path]:
+    return sorted(p for pattern in RUN_FILES for p in run_dir.glob(pattern)) if run_dir.is_dir() else []
+
+
+def check_run_folder(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """A folder that holds a run (a checkpoint, weights or metrics) is continued or replaced only when asked."""
+    if resume and overwrite:
+        raise UserError("--resume continues the run in --out, --overwrite starts it again: give one of them")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--out '{run_dir}' is a file; give a folder for the run")
+    # config.yaml, tb/ and a metrics.csv header alone: a run killed before its first checkpoint, nothing to lose.
+    held = [p.name for p in run_files(run_dir) if p.name not in ("config.yaml", "tb", "curves.png")
+            and not (p.name == "metrics.csv" and len(p.read_text(errors="replace").split()) <= 1)]
+    if held and not resume and not overwrite:
+        raise UserError(f"run folder '{run_dir}' already holds a run ({', '.join(held)}); continue it with --resume, "
+                        "start it again with --overwrite, or choose another --out")
+
+
+def clear_run_folder(run_dir: Path) -> None:
+    import shutil
+
+    for path in run_files(run_dir):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def torchrun_main(argv: list[str]) -> int:

@@ -38,7 +38,7 @@ class RunLog:
     def write(self, row: dict) -> None:
         if not self.enabled:
             return
-        self.writer.writerow({k: _format(row.get(k)) for k in COLUMNS})
+        self.writer.writerow({k: format_value(row.get(k)) for k in COLUMNS})
         self.handle.flush()
         for key, value in row.items():
             if key not in ("epoch", "step") and value is not None:
@@ -52,7 +52,7 @@ class RunLog:
             self.events.close()
 
 
-def _format(value) -> str:
+def format_value(value) -> str:
     if value is None:
         return ""
     if isinstance(value, float):

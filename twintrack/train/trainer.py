@@ -22,8 +22,11 @@ A trainer subclass builds its network, data and optimizer in ``__init__`` and pr
 - validation: ``validator(tracking_network())`` every ``val_every`` epochs and after the last (configs that have
   ``val_every``/``val_data``; the CLI builds the validator, see ``twintrack.eval.validate``);
 - checkpoints: every ``checkpoint_every`` epochs, after the last, and when ``max_minutes`` runs out: the
-  checkpoint (model, optimizer, schedule, step, random state, config; atomic) and the weights;
-- resume: ``resume()`` continues from the checkpoint at its exact step, refusing one trained with other settings.
+  checkpoint (model, optimizer, schedule, step, random state, config, the metrics rows so far and the losses of
+  an unfinished epoch; atomic and durable) and the weights. A metrics row reaches ``metrics.csv`` only after the
+  checkpoint that holds it is written, so a kill or a full disk never leaves a row for an epoch that was not saved;
+- resume: ``resume()`` continues from the checkpoint at its exact step (mid-epoch too), refusing one trained with
+  other settings, and rewrites ``metrics.csv`` from the checkpoint's rows (a row is never lost or repeated).
 
 ``fit(max_steps=N)`` stops after N more steps without saving (the CLI saves after ``fit``), for smoke runs.
 Under torchrun every process runs ``fit``; process 0 alone writes files and validates.
@@ -46,7 +49,8 @@ from twintrack.errors import UserError
 from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
 from twintrack.train.curves import plot_training_curves
 from twintrack.train.optim import on_epoch_start
-from twintrack.train.runlog import RunLog
+from twintrack.fileio import write_atomic, write_text_atomic
+from twintrack.train.runlog import COLUMNS, RunLog, format_value
 from twintrack.weights import save_weights
 
 CHECKPOINT = "checkpoint.pt"
@@ -69,6 +73,10 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.state = TrainState()
+        self.metrics_rows: list[dict] = []  # every epoch's row so far (saved in the checkpoint)
+        self._rows_logged = 0  # how many of them metrics.csv holds
+        self._log: RunLog | None = None
+        self._epoch_losses: list[float] = []  # losses of the epoch in progress when fit stopped (max_steps)
         self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         wants_validation = getattr(config, "val_every", 0) > 0 and getattr(config, "val_data", "")
         if wants_validation and self.rank == 0 and validator is None:
@@ -123,31 +131,42 @@ class Trainer:
         cfg = self.config
         if self.rank == 0:
             # Written here, not in __init__: a refused resume must leave the run's config as it was.
-            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+            self._write_files("config.yaml", lambda: write_text_atomic(
+                self.run_dir / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False)))
         losses: list[float] = []
         started = time.perf_counter()
         max_minutes = getattr(cfg, "max_minutes", 0.0)
         with RunLog(self.run_dir, enabled=self.rank == 0) as log:
+            self._log = log
             while self.state.step < self.total_steps:
                 epoch = self.state.step // self.steps_per_epoch
                 on_epoch_start(self.optimizer, epoch, cfg.switch_epoch, self.scheduler)
                 epoch_losses, stopped, seconds, waits = self._run_epoch(epoch, max_steps, len(losses), progress)
-                losses += torch.stack(epoch_losses).float().cpu().tolist() if epoch_losses else []
-                if stopped:
+                new_losses = torch.stack(epoch_losses).float().cpu().tolist() if epoch_losses else []
+                losses += new_losses
+                # A resumed epoch's row averages its steps before the stop too (they are in the checkpoint).
+                epoch_values, self._epoch_losses = self._epoch_losses + new_losses, []
+                epoch_end = min((epoch + 1) * self.steps_per_epoch, self.total_steps)
+                if stopped and self.state.step < epoch_end:
+                    self._epoch_losses = epoch_values  # kept for the checkpoint
                     break
-                row = self._epoch_row(epoch + 1, epoch_losses, seconds, waits)  # before the schedule moves on
+                # before the schedule moves on
+                row = self._epoch_row(epoch + 1, epoch_values, len(new_losses), seconds, waits)
                 self.state.epoch = epoch + 1
                 self.scheduler.set_epoch(self.state.epoch)
                 last = self.state.step >= self.total_steps
                 out_of_time = max_minutes > 0 and time.perf_counter() - started > max_minutes * 60
                 if self.validator and (self.state.epoch % cfg.val_every == 0 or last or out_of_time):
                     row.update(self.validator(self.tracking_network()))
-                log.write(row)
+                self.metrics_rows.append(row)  # logged with the checkpoint that holds it
                 if self.state.epoch % cfg.checkpoint_every == 0 or last or out_of_time:
                     self.save()
                 if out_of_time:
                     print(f"twintrack: max_minutes={max_minutes} reached after epoch {self.state.epoch}")
                     break
+                if stopped:
+                    break
+            self._log = None
         if self.rank == 0 and (self.run_dir / "metrics.csv").exists():
             plot_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
         return losses
@@ -181,12 +200,12 @@ class Trainer:
             bar.close()
         return epoch_losses, False, time.perf_counter() - start, waits
 
-    def _epoch_row(self, epoch: int, epoch_losses, seconds: float, waits) -> dict:
-        values = torch.stack(epoch_losses).float().cpu().numpy() if epoch_losses else np.array([np.nan])
+    def _epoch_row(self, epoch: int, loss_values: list[float], steps_run: int, seconds: float, waits) -> dict:
+        values = np.asarray(loss_values, dtype=np.float64) if loss_values else np.array([np.nan])
         return {
             "epoch": epoch, "step": self.state.step, "loss": float(values.mean()),
             "lr": self.optimizer.param_groups[0]["lr"],
-            "samples_per_s": len(epoch_losses) * self.samples_per_step * self.world / max(seconds, 1e-9),
+            "samples_per_s": steps_run * self.samples_per_step * self.world / max(seconds, 1e-9),
             # A step "waited" when its batch was not ready: ~0.1 ms to take a prefetched one.
             "data_wait": float(np.mean(np.array(waits) > 1e-3)) if waits else 0.0,
         }
@@ -202,15 +221,43 @@ class Trainer:
             **rng_state(self.rng),
             **self.extra_state(),
             "config": config_to_dict(self.config),
+            "metrics_rows": [dict(row) for row in self.metrics_rows],
+            "epoch_losses": list(self._epoch_losses),
         }
 
     def save(self) -> None:
-        """The checkpoint and the weights, atomically (process 0 only)."""
+        """The checkpoint and the weights, atomically and durably (process 0 only); then the metrics rows they
+        hold go to metrics.csv. A failed write (disk full) is one UserError and leaves no temp file."""
         if self.rank != 0:
             return
-        save_checkpoint(self.run_dir / CHECKPOINT, self.checkpoint_payload())
-        save_weights(self.tracking_network(), self.weights_path, arch=self.ARCH,
-                     extra={"epoch": self.state.epoch, "step": self.state.step})
+        self._write_files(CHECKPOINT, lambda: save_checkpoint(self.run_dir / CHECKPOINT, self.checkpoint_payload()))
+        self._write_files(self.WEIGHTS, lambda: save_weights(
+            self.tracking_network(), self.weights_path, arch=self.ARCH,
+            extra={"epoch": self.state.epoch, "step": self.state.step}))
+        self._write_files("metrics.csv", self._log_rows)
+
+    def _log_rows(self) -> None:
+        pending = self.metrics_rows[self._rows_logged:]
+        if not pending:
+            return
+        if self._log is not None:
+            for row in pending:
+                self._log.write(row)
+        else:  # save() after fit (the CLI saves a run stopped by --max-steps)
+            with RunLog(self.run_dir) as log:
+                for row in pending:
+                    log.write(row)
+        self._rows_logged = len(self.metrics_rows)
+
+    def _write_files(self, name: str, write) -> None:
+        try:
+            write()
+        except UserError:
+            raise
+        except Exception as err:  # torch.save reports a full disk as RuntimeError, safetensors as its own type
+            detail = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
+            raise UserError(f"cannot write '{self.run_dir / name}' ({detail}): is the disk full or the folder "
+                            f"read-only? Free space, then continue from the last checkpoint with --resume") from None
 
     def resume(self) -> bool:
         """Continue from the run folder's checkpoint (False when there is none)."""
@@ -223,4 +270,29 @@ class Trainer:
         self.scheduler.load_state_dict(payload["scheduler"])
         restore_rng(payload, self.rng)
         self.load_extra_state(payload)
+        self._epoch_losses = [float(v) for v in payload.get("epoch_losses", [])]
+        self._restore_metrics(payload)
         return True
+
+    def _restore_metrics(self, payload: dict) -> None:
+        """metrics.csv as the checkpoint saw it: rows of epochs replayed after a kill go, saved rows stay."""
+        if "metrics_rows" in payload:
+            self.metrics_rows = [dict(row) for row in payload["metrics_rows"]]
+        else:  # a checkpoint from before rows were saved in it: keep the file's rows up to its step
+            self.metrics_rows = [row for row in _read_rows(self.run_dir / "metrics.csv")
+                                 if int(float(row["step"])) <= self.state.step]
+        self._rows_logged = len(self.metrics_rows)
+        if self.rank == 0:
+            lines = [",".join(COLUMNS)] + [",".join(format_value(row.get(k)) for k in COLUMNS)
+                                           for row in self.metrics_rows]
+            self._write_files("metrics.csv", lambda: write_atomic(
+                self.run_dir / "metrics.csv", lambda tmp: tmp.write_text("\n".join(lines) + "\n")))
+
+
+def _read_rows(path: Path) -> list[dict]:
+    import csv
+
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return [row for row in csv.DictReader(handle) if row.get("step")]
