@@ -20,7 +20,9 @@ def test_two_workers_write_the_same_results_as_one(tmp_path):
     two = tmp_path / "two" / "results"
     for tracker in ("kcf", "csrt"):
         (two / tracker / "times").mkdir(parents=True)
-        for path in ("seq_a.txt", "times/seq_a_time.txt"):
+        (two / tracker / ".provenance").mkdir()
+        # A result is reused with the record of what produced it (eval/provenance.py).
+        for path in ("seq_a.txt", "times/seq_a_time.txt", ".provenance/seq_a.json"):
             (two / tracker / path).write_bytes((tmp_path / "one" / "results" / tracker / path).read_bytes())
     stamp = (two / "kcf" / "seq_a.txt").stat().st_mtime_ns
     assert main(common + ["--out", str(tmp_path / "two"), "--workers", "2"]) == 0
