@@ -23,7 +23,7 @@ from twintrack._version import __version__  # noqa: E402
 from twintrack.errors import UserError  # noqa: E402
 
 # Modules of twintrack.cli, in the order their commands appear in --help.
-COMMANDS = ("track", "train", "lr_find", "eval")
+COMMANDS = ("track", "train", "lr_find", "eval", "export")
 # Commands that need an optional dependency (eval: got10k and six): left out of the parser when it cannot be
 # imported (e.g. on a bare GPU machine), so the other commands still work.
 OPTIONAL_COMMANDS = ("eval",)

@@ -129,12 +129,40 @@ def siamfc_head_to_onnx(head: nn.Module, metadata: dict | None = None):
     return _model(onnx, nodes, inits, inputs, outputs, "twintrack SiamFC head (cross-correlation)", metadata)
 
 
-def fc_head_to_onnx(layers: nn.Module, in_features: int, metadata: dict | None = None):
-    """MDNet's fc4-fc6 at inference (dropout off): ``pooled`` (K, in_features) -> ``scores`` (K, 2) logits."""
+def mdnet_head_to_onnx(head: nn.Module, branch: int, pooled_size: int, stride: int, roi_shift: float,
+                       sampling_ratio: int, metadata: dict | None = None):
+    """MDNet's scoring of boxes on one region's feature map, as the tracker does it at inference (dropout off):
+    ``features`` (1, C, H, W) and ``rois`` (K, 4: x1, y1, x2, y2 in region pixels) -> ``scores`` (K, 2) logits
+    [background, target]. RoIAlign (aligned, avg, ``pooled_size`` bins, ``sampling_ratio`` samples per bin axis) of
+    the boxes moved by ``-roi_shift`` pixels, ReLU, each box's vector scaled to unit RMS, then fc4, fc5 and fc6
+    branch ``branch``."""
     onnx = _onnx()
-    nodes, inits, last = _chain_nodes(onnx, layers, "pooled", "")
-    nodes[-1].output[0] = "scores"
+    helper = onnx.helper
+    shift = onnx.numpy_helper.from_array(np.array(roi_shift, dtype=np.float32), "roi_shift")
+    eps = onnx.numpy_helper.from_array(np.array(1e-6, dtype=np.float32), "eps")
+    zero = onnx.helper.make_tensor("zero", onnx.TensorProto.INT64, [1], [0])
+    nodes = [
+        helper.make_node("Sub", ["rois", "roi_shift"], ["shifted"], name="roi_shift"),
+        helper.make_node("Shape", ["rois"], ["rois_shape"], name="rois_shape", end=1),
+        helper.make_node("ConstantOfShape", ["rois_shape"], ["batch_indices"], name="batch_indices", value=zero),
+        helper.make_node("RoiAlign", ["features", "shifted", "batch_indices"], ["pooled"], name="roi_align",
+                         mode="avg", output_height=pooled_size, output_width=pooled_size,
+                         sampling_ratio=sampling_ratio, spatial_scale=1.0 / stride,
+                         coordinate_transformation_mode="half_pixel"),
+        helper.make_node("Relu", ["pooled"], ["pooled_relu"], name="pooled_relu"),
+        helper.make_node("Flatten", ["pooled_relu"], ["flat"], name="flatten", axis=1),  # channel-major, as fc4
+        helper.make_node("Mul", ["flat", "flat"], ["square"], name="square"),
+        helper.make_node("ReduceMean", ["square"], ["mean_square"], name="mean_square", axes=[1], keepdims=1),
+        helper.make_node("Add", ["mean_square", "eps"], ["mean_square_eps"], name="add_eps"),
+        helper.make_node("Sqrt", ["mean_square_eps"], ["rms"], name="rms"),
+        helper.make_node("Div", ["flat", "rms"], ["normalized"], name="normalize"),
+    ]
+    layers = nn.Sequential(head.fc4, head.fc5, head.branches[branch]).eval()
+    fc_nodes, inits, _ = _chain_nodes(onnx, layers, "normalized", "")
+    fc_nodes[-1].output[0] = "scores"
     float_type = onnx.TensorProto.FLOAT
-    inputs = [onnx.helper.make_tensor_value_info("pooled", float_type, ["k", in_features])]
-    outputs = [onnx.helper.make_tensor_value_info("scores", float_type, ["k", 2])]
-    return _model(onnx, nodes, inits, inputs, outputs, "twintrack MDNet fc4-fc6 (one branch)", metadata)
+    inputs = [helper.make_tensor_value_info("features", float_type, [1, "c", "fh", "fw"]),
+              helper.make_tensor_value_info("rois", float_type, ["k", 4])]
+    outputs = [helper.make_tensor_value_info("scores", float_type, ["k", 2])]
+    return _model(onnx, nodes + fc_nodes, [shift, eps] + inits, inputs, outputs,
+                  "twintrack MDNet box scoring (RoIAlign, fc4-fc6)", metadata)
