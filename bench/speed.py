@@ -38,9 +38,10 @@ DEFAULT_SEQUENCE = SHARED / "data" / "sot" / "val" / "bag"
 DEFAULT_NANO = SHARED / "models" / "nanotrack"
 
 VARIANTS = {
-    "siamfc search3 (the paper: 3 search crops, 3 backbone passes)": {"scale_mode": "search3"},
-    "siamfc [default: pyramid, 1 backbone pass]": {},
-    "siamfc pyramid + bf16": {"scale_mode": "pyramid", "bf16": True},
+    "siamfc search3 fp32 (the paper: 3 crops, 3 backbone passes)": {"scale_mode": "search3", "precision": "fp32"},
+    "siamfc pyramid fp32 (1 search crop, 1 backbone pass)": {"scale_mode": "pyramid", "precision": "fp32"},
+    "siamfc search3, precision auto": {"scale_mode": "search3"},
+    "siamfc [default: preset scale_mode, precision auto]": {},
 }
 
 
@@ -107,8 +108,11 @@ def profile(name: str, sequence, n_frames: int, warmup: int, overrides: dict, we
     n = len(paths) - 1 - warmup
     per_frame = {k: v / n for k, v in timer.seconds.items()}
 
-    settings = {key: getattr(tracker.config, key) for key in ("scale_mode", "feature_path", "bf16", "precision")
+    settings = {key: getattr(tracker.config, key) for key in ("scale_mode", "feature_path", "precision")
                 if hasattr(tracker.config, key)}
+    engine = getattr(tracker, "backbone_engine", None)
+    if engine is not None:
+        settings["running"] = engine.precision
     print(f"\n{name} stage times ({', '.join(f'{k}: {v}' for k, v in settings.items())}), {n} updates after "
           f"{warmup} warm-up frames" + (f" (long-term updates every {tracker.config.long_interval} frames are "
                                         "included in the mean)" if name == "mdnet" else "") + "\n")
@@ -152,7 +156,7 @@ def contenders(args, overrides: dict):
         # The slow per-crop path only on the first --mdnet-frames of each sequence.
         for label, variant, limit in (
             ("mdnet (RoIAlign, one conv pass) [default]", {"feature_path": "roi"}, None),
-            ("mdnet (RoIAlign), bf16=false", {"feature_path": "roi", "bf16": False}, None),
+            ("mdnet (RoIAlign), precision=fp32", {"feature_path": "roi", "precision": "fp32"}, None),
             (f"mdnet (per-crop 107x107), first {args.mdnet_frames} frames", {"feature_path": "crop"},
              args.mdnet_frames),
         ):
