@@ -50,18 +50,18 @@ class SiamFCConfig:
     int8_model: str
     # pyramid: one search crop per frame against exemplars at scale_num scales; search3: the paper's scale_num
     # search crops per frame (scale_num backbone passes). See tracker/siamfc.py.
-    scale_mode: str = "search3"
+    scale_mode: str
     # pyramid: compare exemplar scales by their peaks relative to each one's peak on the first frame (zoomed).
-    pyramid_norm: bool = False
+    pyramid_norm: bool
     # Lost-target score = sigmoid(score_bias + score_peak * peak logit + score_ratio * peak correlation relative
     # to the first frame's + score_psr * peak-to-sidelobe ratio); fitted on training sequences by
     # bench/siamfc_lost.py for the shipped weights. Below 0.5 the tracker reports the target lost.
-    score_bias: float = 0.0
-    score_peak: float = 1.0
-    score_ratio: float = 0.0
-    score_psr: float = 0.0
+    score_bias: float
+    score_peak: float
+    score_ratio: float
+    score_psr: float
     # While lost: hold_size keeps the size and follows the peak; hold_box keeps the whole box where it was.
-    while_lost: str = "hold_size"
+    while_lost: str
 
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):
