@@ -9,6 +9,7 @@ report of the benchmark's protocol.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import yaml
 
 from twintrack.cli.common import add_device, add_overrides, add_tracker
 from twintrack.errors import UserError
+from twintrack.eval.baselines import NANOTRACK_ENV
 from twintrack.eval.got10k_adapter import KINDS, Benchmark, make_experiment, open_benchmark, parse_dataset_spec
 from twintrack.eval.jobs import TrackerSpec, load_run, run_jobs, stale_jobs, vot_failures
 
@@ -23,7 +25,10 @@ from twintrack.eval.jobs import TrackerSpec, load_run, run_jobs, stale_jobs, vot
 def add_parsers(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="evaluate trackers on a benchmark (got10k toolkit protocols)")
     add_tracker(parser, repeatable=True)
-    parser.add_argument("--baseline", action="append", default=[], help="csrt, kcf or mil (repeatable)")
+    parser.add_argument("--baseline", action="append", default=[], help="csrt, kcf, mil or nano (repeatable)")
+    parser.add_argument("--nano-model", metavar="BACKBONE.onnx,HEAD.onnx",
+                        help="NanoTrack v2's two ONNX files (or their folder) for --baseline nano; default: "
+                             "the environment variable TWINTRACK_NANOTRACK")
     parser.add_argument("--dataset", required=True, metavar="KIND:ROOT",
                         help=f"KIND one of {', '.join(KINDS)}; folder:ROOT is OTB-style sequence folders")
     parser.add_argument("--split", help="otb: 2013|2015|tb50|tb100; vot: year; got10k: val; lasot: test|train; "
@@ -47,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--workers must be at least 1 (got {args.workers})")
     if args.weights and len(args.tracker) != 1:
         raise UserError("--weights applies to exactly one --tracker")
+    if args.nano_model:
+        # Through the environment, so --workers processes see it too.
+        os.environ[NANOTRACK_ENV] = args.nano_model
     kind, root = parse_dataset_spec(args.dataset)
     bench = open_benchmark(kind, root, args.split)
     overrides = parse_overrides(args.overrides)
