@@ -43,7 +43,7 @@ def add_parsers(subparsers) -> None:
     where.add_argument("--select", action="store_true", help="draw the initial box with the mouse (needs a display)")
     add_common(track)
     track.add_argument("--show", action="store_true", help="show a live window (needs a display)")
-    track.add_argument("--max-frames", type=int, help="stop after this many frames")
+    track.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
     track.set_defaults(func=run_track)
 
     demo = subparsers.add_parser("demo", help="track the embedded demo clip with the shipped weights")
@@ -62,6 +62,14 @@ def add_common(parser, default_output=None) -> None:
     parser.add_argument("--weights", metavar="FILE", help="weights .safetensors (default: shipped weights)")
     add_device(parser)
     add_overrides(parser, "tracker config overrides")
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts: a whole number >= 1 (argparse turns the ValueError into one error line)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 def parse_box(text: str) -> np.ndarray:
