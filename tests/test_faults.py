@@ -158,3 +158,56 @@ def test_eval_killed_at_random_points_then_rerun_equals_an_uninterrupted_run(tmp
         assert (out / "results" / "kcf" / f"{name}.txt").read_text() == \
             (tmp_path / "reference" / "results" / "kcf" / f"{name}.txt").read_text()
     assert not list(out.rglob("*.tmp"))
+
+
+BAD_TRAIN_ARGS = st.one_of(
+    st.integers(-1000, 0).map(lambda n: ("--max-steps", str(n))),
+    st.text(min_size=1, max_size=12).filter(lambda t: not t.startswith("-") and not t.strip().isdigit())
+    .map(lambda t: ("--max-steps", t)),
+    st.text(min_size=1, max_size=12).filter(lambda t: t not in ("auto", "cpu") and not t.startswith("-"))
+    .map(lambda t: ("--device", t)),
+    st.tuples(st.from_regex(r"[a-z_]{1,14}", fullmatch=True), st.text(max_size=8))
+    .map(lambda kv: ("override", f"{kv[0]}={kv[1]}")),
+    st.sampled_from(["lr=abc", "batch_size=2.5", "optimizer=rmsprop", "lr_schedule=zigzag", "epochs=",
+                     "init=zeros"]).map(lambda kv: ("override", kv)),
+    st.text(min_size=1, max_size=20).filter(lambda t: not t.startswith("-") and "\x00" not in t and "=" not in t)
+    .map(lambda t: ("--data", t)),
+)
+
+
+@pytest.fixture(scope="module")
+def small_training_set(tmp_path_factory):
+    from conftest import write_training_set
+
+    return write_training_set(tmp_path_factory.mktemp("train") / "data", count=1, frames=4)
+
+
+@SETTINGS
+@given(bad=BAD_TRAIN_ARGS)
+def test_bad_train_arguments_are_one_line_and_write_nothing(capsys, small_training_set, bad):
+    from faults.harness import run_main
+
+    option, value = bad
+    if option == "override":
+        from twintrack.configs import load_config
+
+        try:
+            load_config("train_siamfc", [value])
+        except UserError:
+            pass
+        else:
+            assume(False)  # a valid override: not a bad argument
+    data = small_training_set
+    if option == "--data":
+        assume(not Path(data.parent / value).exists())
+    with tempfile.TemporaryDirectory() as folder:
+        run = Path(folder) / "run"
+        args = {"--data": str(data), "--device": "cpu"}
+        extra = [value] if option == "override" else []
+        if option != "override":
+            args[option] = str(data.parent / value) if option == "--data" else value
+        result = run_main(capsys, "train", "siamfc", "--out", str(run),
+                          *[f"{k}={v}" for k, v in args.items()], "epochs=1", "pairs_per_epoch=2", "batch_size=2",
+                          *extra)
+        assert_one_error_line(result)
+        assert files_under(Path(folder)) == set()

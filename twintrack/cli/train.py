@@ -43,7 +43,7 @@ def add_train_parser(subparsers) -> None:
                         help="start again in a RUN_DIR that holds a run (its checkpoint, weights, metrics are removed)")
     add_init_weights(parser)
     add_device(parser)
-    parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke runs)")
+    parser.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps (smoke runs)")
     parser.add_argument("--overfit-batch", action="store_true",
                         help="sanity check: train on one fixed batch; exit 1 if the loss does not fall to ~0")
     parser.add_argument("--overfit-steps", type=int, default=0, metavar="N",
@@ -169,6 +169,14 @@ def run(args: argparse.Namespace) -> int:
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(f"twintrack: weights written to {trainer.weights_path}")
     return 0
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts: a whole number >= 1 (argparse turns the ValueError into one error line)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 # What a run writes into its folder; --overwrite removes these and nothing else.
