@@ -62,7 +62,7 @@ SIAMFC_STAGES = {
     "crop": "search crop(s), one warpAffine each",
     "to tensor": "uint8 HWC -> float NCHW (channels_last)",
     "backbone": "conv1-3 over the search crop(s)",
-    "correlation": "exemplar(s) x search map(s), one convolution",
+    "correlation": "exemplar(s) x search map(s): one matrix product, a gather-sum",
     "peak": "scale choice, local bicubic upsampling, cosine window, argmax",
 }
 

@@ -114,6 +114,25 @@ def test_constructor_leaves_the_given_network_untouched():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in tracker.net.modules())  # folded in the copy
 
 
+@pytest.mark.parametrize("exemplars, searches", [(3, 1), (1, 3), (2, 2)])
+def test_all_pairs_correlation_equals_a_convolution(exemplars, searches):
+    # The slow obvious version is torch's convolution with the exemplars as kernels.
+    from twintrack.models import SiamFCHead
+
+    torch.manual_seed(0)
+    head = SiamFCHead()
+    with torch.no_grad():
+        head.gain.fill_(1.7)
+        head.bias.fill_(-0.3)
+    exemplar_feats = torch.randn(exemplars, 64, 11, 11)
+    search_feats = torch.randn(searches, 64, 27, 25).contiguous(memory_format=torch.channels_last)
+    expected = torch.nn.functional.conv2d(search_feats, exemplar_feats) * (1e-4 * 1.7) - 0.3
+    with torch.no_grad():
+        got = head.all_pairs(exemplar_feats, search_feats)
+    assert got.shape == (searches, exemplars, 17, 15)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_unknown_scale_mode_is_a_config_error():
     with pytest.raises(UserError, match="scale_mode"):
         load_config("siamfc", {"scale_mode": "five"})

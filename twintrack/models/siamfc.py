@@ -43,13 +43,36 @@ class SiamFCHead(nn.Module):
         return cross_correlation(exemplar_feat, search_feat) * (self.base_scale * self.gain) + self.bias
 
     def all_pairs(self, exemplar_feats: torch.Tensor, search_feats: torch.Tensor) -> torch.Tensor:
-        """Every exemplar against every search map in one plain convolution (the exemplars are its kernels).
+        """Every exemplar against every search map: logits (S, K, H - h + 1, W - w + 1).
 
-        ``exemplar_feats`` (K, C, h, w), ``search_feats`` (S, C, H, W) -> logits (S, K, H - h + 1, W - w + 1).
-        Tracking uses it both ways: one exemplar against three scaled search crops (SiamFC-3s), or an exemplar
-        pyramid of K scales against the one search crop of a frame.
+        ``exemplar_feats`` (K, C, h, w), ``search_feats`` (S, C, H, W). Tracking uses it both ways: one exemplar
+        against three scaled search crops (SiamFC-3s), or an exemplar pyramid of K scales against the one search
+        crop of a frame. Equal to ``F.conv2d(search_feats, exemplar_feats)`` (tested), computed as one matrix
+        product of every exemplar tap with every search cell, then a gather-sum of the products each output needs:
+        2.5x the multiply-adds, but about twice as fast as oneDNN's convolution for this shape on CPU (few output
+        channels, 11x11 taps of 512 channels), where it is a third of a frame's time beside an int8 backbone.
         """
-        return F.conv2d(search_feats, exemplar_feats) * (self.base_scale * self.gain) + self.bias
+        k, c, h, w = exemplar_feats.shape
+        s, _, height, width = search_feats.shape
+        taps = exemplar_feats.permute(0, 2, 3, 1).reshape(k * h * w, c)
+        cells = search_feats.permute(1, 0, 2, 3).reshape(c, s * height * width)
+        products = (taps @ cells).reshape(k, h * w, s, height * width)
+        index = self._tap_index(h, w, height, width, search_feats.device)
+        gathered = products.gather(3, index.view(1, h * w, 1, -1).expand(k, h * w, s, index.shape[1]))
+        out = gathered.sum(1).permute(1, 0, 2).reshape(s, k, height - h + 1, width - w + 1)
+        return out * (self.base_scale * self.gain) + self.bias
+
+    def _tap_index(self, h: int, w: int, height: int, width: int, device) -> torch.Tensor:
+        """(h * w, out_h * out_w): the search cell that tap (i, j) reads for output (y, x), i.e. (y + i, x + j)."""
+        key = (h, w, height, width, str(device))
+        cache = self.__dict__.setdefault("_tap_index_cache", {})
+        if key not in cache:
+            i, j = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+            y, x = torch.meshgrid(torch.arange(height - h + 1), torch.arange(width - w + 1), indexing="ij")
+            rows = i.reshape(-1, 1) + y.reshape(1, -1)
+            cols = j.reshape(-1, 1) + x.reshape(1, -1)
+            cache[key] = (rows * width + cols).to(device)
+        return cache[key]
 
 
 class SiamFCNet(nn.Module):

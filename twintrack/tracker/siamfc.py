@@ -85,7 +85,8 @@ class SiamFCTracker:
         else:
             sides = [self.exemplar_side]
         exemplars = np.stack([crop_and_resize(frame, self.center, s, cfg.exemplar_size, self.avg_color) for s in sides])
-        self.exemplar_feat = self.embed(exemplars).contiguous()
+        # channels_last, as the engine returns it, is the layout all_pairs reads the taps in without a copy.
+        self.exemplar_feat = self.embed(exemplars).contiguous(memory_format=torch.channels_last)
         # The exemplar's response to its own frame: the yardstick for later peaks (the lost-target score).
         self.lost = False
         self.self_peak = None
@@ -186,8 +187,7 @@ class SiamFCTracker:
     def _responses(self, search_feat: torch.Tensor) -> np.ndarray:
         """Coarse response maps (logits), (k, 17, 17) float32: one per exemplar scale or per search scale."""
         with self._stage("correlation"), torch.inference_mode():
-            # NCHW: oneDNN's channels_last kernel for this shape (few outputs, 11x11 taps) is ~1.5x slower on CPU.
-            logits = self.net.head.all_pairs(self.exemplar_feat, search_feat.contiguous())
+            logits = self.net.head.all_pairs(self.exemplar_feat, search_feat)
             return logits.reshape(-1, self.response_size, self.response_size).float().cpu().numpy()
 
     def _update_scale(self, factor: float) -> None:
