@@ -211,3 +211,26 @@ def test_bad_train_arguments_are_one_line_and_write_nothing(capsys, small_traini
                           *extra)
         assert_one_error_line(result)
         assert files_under(Path(folder)) == set()
+
+
+# ------------------------------------------------------------------------ disk full (ulimit -f) in track, eval
+
+
+def test_disk_full_while_tracking_or_evaluating_is_one_line_and_leaves_no_temp_file(tmp_path, synthetic_video,
+                                                                                   random_weights):
+    from conftest import moving_target_clip, write_sequence_folder
+
+    from faults.harness import file_limit, run_cli
+
+    # 512 bytes: the box file fills up after about 20 lines (the clip has 12 frames: use --output too)
+    result = run_cli("track", synthetic_video, "--box", "20,24,24,24", "--weights", random_weights, "--device", "cpu",
+                     "--output", tmp_path / "v.avi", preexec=file_limit(1))
+    assert_one_error_line(result, "v.avi", "disk full")
+    pytest.importorskip("got10k")
+    for i in range(2):
+        frames, boxes = moving_target_clip(8, (96, 96), 24, (20, 30), (3, 2), seed=i)
+        write_sequence_folder(tmp_path / "data" / f"s{i}", frames, boxes)
+    args = ["eval", "--baseline", "kcf", "--dataset", f"folder:{tmp_path / 'data'}", "--out", tmp_path / "ev"]
+    assert_one_error_line(run_cli(*args, preexec=file_limit(1)), "File too large", "run the command again")
+    assert not list((tmp_path / "ev").rglob("*.tmp"))
+    assert run_cli(*args).returncode == 0  # and with space again, the same command finishes the work

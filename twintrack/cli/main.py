@@ -74,6 +74,20 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("twintrack: interrupted", file=sys.stderr)
         return 130
+    except OSError as err:  # the machine, not the code: a full disk, a file size limit, a read-only folder
+        print(f"twintrack: error: {describe_os_error(err)}", file=sys.stderr)
+        return 2
+
+
+def describe_os_error(err: OSError) -> str:
+    import errno
+
+    reason = err.strerror or str(err)
+    text = f"cannot access '{err.filename}': {reason}" if err.filename else f"a file write or read failed: {reason}"
+    if err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        text += ("; free disk space (or raise the file size limit) and run the command again: eval skips "
+                 "finished sequences, train continues with --resume")
+    return text
 
 
 if __name__ == "__main__":

@@ -176,6 +176,7 @@ class VideoSink:
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
         self.size = tuple(size)
+        self.frames_written = 0
         if self.path.parent and not self.path.parent.exists():
             raise UserError(f"output video folder '{self.path.parent}' does not exist")
         self._av = None
@@ -199,12 +200,25 @@ class VideoSink:
             self._av.write(frame_rgb)
         else:
             self.writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
+        self.frames_written += 1
 
     def close(self) -> None:
         if self._av is not None:
             self._av.close()
         else:
             self.writer.release()
+            self._check_written()
+
+    def _check_written(self) -> None:
+        """OpenCV's writer reports no write errors (a full disk, a file size limit): read the file back."""
+        if not self.frames_written:
+            return
+        capture = cv2.VideoCapture(str(self.path))
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        capture.release()
+        if frames < self.frames_written:
+            raise UserError(f"video '{self.path}' holds {max(frames, 0)} of the {self.frames_written} frames "
+                            "written: is the disk full? Free space and run the command again")
 
 
 class _H264Writer:
