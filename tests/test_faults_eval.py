@@ -83,9 +83,12 @@ def test_a_result_without_record_is_rerun(tmp_path, capsys, two_weights):
     data, out = write_dataset(tmp_path / "data"), tmp_path / "out"
     assert main(eval_args(data, out, two_weights[0])) == 0
     (out / "results" / "siamfc" / ".provenance" / "seq_b.json").unlink()  # killed between its files, or older
+    stale = out / "results" / "siamfc" / ".seq_b.txt.99999.tmp"  # killed inside an atomic write
+    stale.write_text("1,2,")
     capsys.readouterr()
     assert main(eval_args(data, out, two_weights[0])) == 0
     assert "1 to run" in capsys.readouterr().out
+    assert not stale.exists()
 
 
 def test_a_result_of_the_wrong_length_is_rerun_or_one_line(tmp_path, capsys, two_weights):

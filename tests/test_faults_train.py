@@ -120,7 +120,9 @@ def test_resume_after_a_kill_between_row_and_checkpoint_does_not_repeat_rows(cap
     shutil.copy(run / "checkpoint.pt", tmp_path / "epoch1.pt")
     assert train(capsys, data, run, "--resume").returncode == 0
     shutil.copy(tmp_path / "epoch1.pt", run / "checkpoint.pt")
+    (run / ".checkpoint.pt.99999.tmp").write_bytes(b"half a checkpoint")  # a kill -9 inside the atomic write
     assert train(capsys, data, run, "--resume").returncode == 0  # epoch 2 is replayed
+    assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))
     assert metrics(run) == metrics(reference)  # was: epoch 2's row twice
     assert same_weights(run / WEIGHTS, reference / WEIGHTS)
 

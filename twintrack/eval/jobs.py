@@ -104,6 +104,8 @@ def stale_jobs(bench: Benchmark, specs: list[TrackerSpec], results: Path, overwr
     """The (spec, sequence index) jobs to run: every one with --overwrite, else those whose result is missing or
     was produced by something else (provenance.why_stale). Returns (jobs, {reason: count} of reruns)."""
     jobs, reasons = [], {}
+    for stale in results.rglob(".*.tmp") if results.is_dir() else ():  # left by a killed run's atomic writes
+        stale.unlink(missing_ok=True)
     for spec in specs:
         for index, sequence in enumerate(bench.sequences):
             if overwrite:

@@ -130,6 +130,9 @@ class Trainer:
         """Train to ``total_steps`` (or ``max_steps`` more steps, or ``max_minutes``); returns per-step losses."""
         cfg = self.config
         if self.rank == 0:
+            # A run killed (kill -9, power cut) while writing leaves its temp file: one run writes a folder at a time.
+            for stale in self.run_dir.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
             # Written here, not in __init__: a refused resume must leave the run's config as it was.
             self._write_files("config.yaml", lambda: write_text_atomic(
                 self.run_dir / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False)))
