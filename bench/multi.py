@@ -8,10 +8,11 @@ with other jobs; `--clock wall` measures elapsed time instead (use it on an idle
 
 Objects are boxes spread over the first frame of val/bag (or --video). Each count runs --repeats times, interleaved
 with the others so load drift on a shared machine hits every count alike; the table gives the best run per count.
-Columns: MultiTracker as shipped (a shared feature map where it pays, batched crops otherwise), MultiTracker with
-batched crops only (`share_features=False`), and the naive loop (one independent tracker per object, update() one
-after another). `--layout spread` puts the objects on a grid over the whole frame, `cluster` side by side in one
-region (people in a group, cars in a lane); `--sizes mixed` gives each row of the grid its own size.
+Columns: MultiTracker with `share_features=True` (one shared feature map where it pays, batched crops otherwise),
+MultiTracker as shipped (batched crops, `share_features=False`), and the naive loop (one independent tracker per
+object, update() one after another). Ratios are to the default (batched crops) with the first object count.
+`--layout spread` puts the objects on a grid over the whole frame, `cluster` side by side in one region (people in a
+group, cars in a lane); `--sizes mixed` gives each row of the grid its own size.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ def main() -> None:
             if not args.no_loop:
                 columns["loop"].setdefault(n, []).append(1000 * time_loop(frames, boxes, args))
 
-    base = min(columns["shared"][args.objects[0]])
-    print(f"\n| objects | MultiTracker ms/frame ({args.clock}; ratio to {args.objects[0]}) | batched crops only | "
+    base = min(columns["crops"][args.objects[0]])
+    print(f"\n| objects | shared map ms/frame ({args.clock}; ratio to {args.objects[0]}) | batched crops (default) | "
           "one tracker per object (loop) |")
     print("|---|---|---|---|")
     for n in args.objects:

@@ -68,7 +68,7 @@ def test_a_bad_box_is_one_error_and_takes_no_id():
 def test_object_one_tracks_as_a_single_tracker():
     frames, boxes_a, boxes_b = two_target_clip()
     expected = single_run(frames, boxes_a[0])
-    multi = MultiTracker("siamfc", device="cpu", share_features=False)
+    multi = MultiTracker("siamfc", device="cpu")
     a = multi.add(frames[0], boxes_a[0])
     b = multi.add(frames[0], boxes_b[0])
     tracked_a, tracked_b = [], []
@@ -93,7 +93,7 @@ def test_object_one_reading_a_shared_feature_map_tracks_as_a_single_tracker(monk
     real_read = multi_module.read_windows
     monkeypatch.setattr(multi_module, "read_windows",
                         lambda *args: shared_reads.append(len(args[3])) or real_read(*args))
-    multi = MultiTracker("siamfc", device="cpu")
+    multi = MultiTracker("siamfc", device="cpu", share_features=True)
     first = multi.add(frames[0], boxes_a[0])
     for shift in ((4, 0, 0, 0), (0, 4, 0, 0)):
         multi.add(frames[0], boxes_a[0] + shift)

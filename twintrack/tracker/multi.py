@@ -6,12 +6,13 @@ slice of the features. Objects share that tracker's network and backbone engine 
 keeps its own per-video state, which ``init`` assigns afresh. A tracker without that split (MDNet, whose fc layers
 are fine-tuned online per object) runs one full tracker per object in a loop.
 
-Shared feature map: the backbone is fully convolutional (no padding), so the features of a search crop are a window
-of the features of any larger image sampled at the same scale. When several objects' search regions ask for about
-the same scale (within ``share_tolerance``) and overlap enough that one canvas covering them is cheaper than their
-crops, the canvas goes through the backbone once and each region's 27x27 window is read from its map (bilinear
-where the window falls between cells or differs in scale by up to the tolerance). Otherwise crops are batched as
-above. Either way it is one backbone pass per group of regions, never one per object.
+Shared feature map (``share_features=True``, off by default): the backbone is fully convolutional (no padding), so
+the features of a search crop are a window of the features of any larger image sampled at the same scale. When
+several objects' search regions ask for about the same scale (within ``share_tolerance``) and overlap enough that one
+canvas covering them has under half their crops' pixels, the canvas goes through the backbone once and each region's
+window is read from its map (bilinear where the window falls between cells or differs in scale by up to the
+tolerance). It is off by default because it was not faster than batched crops in bench/multi.py on the 2-core CPU
+(README, "Several objects in one video"), and its reads are approximate.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class MultiTracker:
     with ``seed`` does.
     """
 
-    def __init__(self, name: str, weights=None, device="auto", seed=None, share_features: bool = True,
+    def __init__(self, name: str, weights=None, device="auto", seed=None, share_features: bool = False,
                  share_tolerance: float = 0.05, **overrides) -> None:
         # Imported here: create_tracker sits above the tracker modules (it builds them).
         from twintrack.api import create_tracker
@@ -59,7 +60,7 @@ class MultiTracker:
 
         self.name = name
         self.seed = seed
-        # share_features=False: always batch crops (exactly the single-object computation per object).
+        # share_features=False (default): always batch crops, exactly the single-object computation per object.
         self.share_features = share_features
         self.share_tolerance = share_tolerance
         self._build: Callable = build
