@@ -1,5 +1,5 @@
 """Issue 14, rows 5 and 7: a video cut short, with a corrupt middle or a size change, and an image folder with frames
-of two sizes are never a silent short run. Real files, the real CLI in a subprocess."""
+of two sizes are never a silent short run. Real files, the CLI's main()."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from conftest import moving_target_clip, write_image_folder
 
-from faults.harness import assert_one_error_line, run_cli
+from faults.harness import assert_one_error_line, run_main
 from twintrack.errors import UserError
 from twintrack.tracker.sources import VideoSink, open_source
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("one_torch_thread")]
 
 FRAMES = 40
 BOX = "20,24,24,24"
@@ -55,12 +55,13 @@ def frames_read(source) -> int:
 
 @pytest.mark.parametrize("damage, fourcc, suffix", [(cut_in_half, "MJPG", ".avi"), (corrupt_middle, "mp4v", ".mp4"),
                                                     (corrupt_middle, "MJPG", ".avi")])
-def test_damaged_video_is_an_error_and_keeps_the_tracked_boxes(tmp_path, random_weights, damage, fourcc, suffix):
+def test_damaged_video_is_an_error_and_keeps_the_tracked_boxes(capsys, tmp_path, random_weights, damage, fourcc,
+                                                              suffix):
     video = damage(write_clip(tmp_path / f"clip{suffix}", fourcc))
     readable = frames_read(open_source(str(video)))
     assert 0 < readable < FRAMES  # the damage is real: OpenCV stops early (it used to, silently, with exit 0)
     boxes = tmp_path / "boxes.txt"
-    result = run_cli("track", video, "--box", BOX, "--weights", random_weights, "--device", "cpu",
+    result = run_main(capsys, "track", video, "--box", BOX, "--weights", random_weights, "--device", "cpu",
                      "--boxes", boxes, "--output", tmp_path / "out.mp4")
     assert_one_error_line(result, str(video), f"frame {readable + 1} of the {FRAMES}", "cannot be decoded")
     # Everything tracked before the bad frame is kept, flushed as it was tracked.
@@ -69,11 +70,11 @@ def test_damaged_video_is_an_error_and_keeps_the_tracked_boxes(tmp_path, random_
     assert int(written.get(cv2.CAP_PROP_FRAME_COUNT)) == readable
 
 
-def test_stopping_before_the_damage_with_max_frames_is_fine(tmp_path, random_weights):
+def test_stopping_before_the_damage_with_max_frames_is_fine(capsys, tmp_path, random_weights):
     video = cut_in_half(write_clip(tmp_path / "clip.avi", "MJPG"))
     readable = frames_read(open_source(str(video)))
     boxes = tmp_path / "boxes.txt"
-    result = run_cli("track", video, "--box", BOX, "--weights", random_weights, "--device", "cpu",
+    result = run_main(capsys, "track", video, "--box", BOX, "--weights", random_weights, "--device", "cpu",
                      "--boxes", boxes, "--max-frames", str(readable))
     assert result.returncode == 0, result.stderr
     assert len(boxes.read_text().splitlines()) == readable
@@ -98,12 +99,12 @@ def test_video_whose_frame_size_changes_is_tracked_whole(tmp_path):
     assert len(frames) == 20 and {f.shape for f in frames} == {(48, 64, 3)}
 
 
-def test_image_folder_with_two_frame_sizes_is_an_error_naming_the_file(tmp_path, random_weights):
+def test_image_folder_with_two_frame_sizes_is_an_error_naming_the_file(capsys, tmp_path, random_weights):
     frames, _ = moving_target_clip(10, (96, 96), 24, (20, 24), (1, 0), background="noise", seed=4)
     frames[6:] = [cv2.resize(f, (128, 96)) for f in frames[6:]]
     folder = write_image_folder(tmp_path / "seq", frames)
     boxes = tmp_path / "boxes.txt"
-    result = run_cli("track", folder, "--box", BOX, "--weights", random_weights, "--device", "cpu",
+    result = run_main(capsys, "track", folder, "--box", BOX, "--weights", random_weights, "--device", "cpu",
                      "--boxes", boxes, "--output", tmp_path / "out.mp4")
     assert_one_error_line(result, "0007.png", "128x96", "96x96")
     assert len(boxes.read_text().splitlines()) == 6

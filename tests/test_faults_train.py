@@ -158,3 +158,24 @@ def test_kill_9_at_a_random_point_then_resume_equals_the_uninterrupted_run(tmp_p
     assert metrics(run) == metrics(reference)  # every epoch once: no replayed row, none missing
     assert same_weights(run / WEIGHTS, reference / WEIGHTS)
     assert not [p for p in files_under(run) if p.name.endswith(".tmp")]
+
+
+# ------------------------------------------------------------- the same promises for the MDNet trainer
+
+MDNET_TINY = ["iterations=6", "frames_per_iter=2", "batch_pos=4", "batch_neg=8", "autocast_bf16=false",
+              "checkpoint_every=2", "log_every=1"]  # 3 epochs of 2 domains; a checkpoint every 2nd epoch
+
+
+def train_mdnet(capsys, data, run, *extra):
+    return run_main(capsys, "train", "mdnet", "--data", data, "--out", run, "--device", "cpu", *MDNET_TINY, *extra)
+
+
+def test_mdnet_max_steps_then_resume_equals_the_uninterrupted_run(capsys, tmp_path, data):
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    assert train_mdnet(capsys, data, reference).returncode == 0
+    assert train_mdnet(capsys, data, run, "--max-steps", "3").returncode == 0  # mid epoch 2, before its checkpoint
+    assert train_mdnet(capsys, data, run).returncode == 2  # the folder holds a run now
+    assert train_mdnet(capsys, data, run, "--resume").returncode == 0
+    assert metrics(run) == metrics(reference) and len(metrics(run)) == 3
+    weights = sorted(p.name for p in reference.glob("*.safetensors"))
+    assert weights and all(same_weights(run / name, reference / name) for name in weights)
