@@ -24,8 +24,9 @@ def cli_command(*args: str) -> list[str]:
 
 
 def run_cli(*args: str, timeout: float = 300, preexec=None, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(cli_command(*args), capture_output=True, text=True, env=cli_env(), timeout=timeout,
-                          preexec_fn=preexec, cwd=cwd)
+    # errors="replace": a progress bar cut mid-character (a killed or limited child) must not fail the test.
+    return subprocess.run(cli_command(*args), capture_output=True, text=True, errors="replace", env=cli_env(),
+                          timeout=timeout, preexec_fn=preexec, cwd=cwd)
 
 
 def assert_one_error_line(result: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -45,7 +46,7 @@ def kill_when(args, ready, timeout: float = 300, sig: int = signal.SIGKILL) -> s
     Returns the finished process (returncode -9 when the kill landed, 0 when the run ended first).
     """
     process = subprocess.Popen(cli_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=cli_env())
+                               errors="replace", env=cli_env())
     deadline = time.monotonic() + timeout
     try:
         while process.poll() is None and not ready():
