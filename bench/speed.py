@@ -37,10 +37,11 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEFAULT_SEQUENCE = SHARED / "data" / "sot" / "val" / "bag"
 DEFAULT_NANO = SHARED / "models" / "nanotrack"
 
+PAPER = {"scale_mode": "search3", "scale_num": 3, "scale_step": 1.0375}  # SiamFC-3s as published (before)
 VARIANTS = {
-    "siamfc search3 fp32 (the paper: 3 crops, 3 backbone passes)": {"scale_mode": "search3", "precision": "fp32"},
+    "siamfc search3 fp32 (the paper: 3 crops, 3 backbone passes)": {**PAPER, "precision": "fp32"},
     "siamfc pyramid fp32 (1 search crop, 1 backbone pass)": {"scale_mode": "pyramid", "precision": "fp32"},
-    "siamfc search3, precision auto": {"scale_mode": "search3"},
+    "siamfc search3, precision auto": PAPER,
     "siamfc [default: preset scale_mode, precision auto]": {},
 }
 
