@@ -24,7 +24,7 @@ from twintrack.data import discover, read_image
 from twintrack.geometry import context_size, crop_and_resize, xywh_to_cxcywh
 from twintrack.models import SiamFCNet
 from twintrack.runtime import build_backbone_engine
-from twintrack.runtime.calibration import shipped_int8_model, fingerprint
+from twintrack.runtime.calibration import fingerprint, shipped_int8_model
 from twintrack.runtime.engine import OnnxInt8Engine
 from twintrack.runtime.onnx_graph import backbone_to_onnx
 from twintrack.weights import default_weights, load_weights
@@ -148,7 +148,8 @@ def accuracy(engine, reference, head, exemplars, searches) -> dict:
         feats = [(engine(to_tensor([z])).float(), engine(to_tensor([x])).float()) for z, x in zip(exemplars, searches)]
     same, shifts, peak_err, feat_err = 0, [], [], []
     for (fz, fx), (rz, rx) in zip(feats, reference):
-        response, ref = head(fz, fx)[0, 0], head(rz, rx)[0, 0]
+        with torch.no_grad():
+            response, ref = head(fz, fx)[0, 0], head(rz, rx)[0, 0]
         p, q = np.unravel_index(int(response.argmax()), response.shape), np.unravel_index(int(ref.argmax()), ref.shape)
         same += p == q
         shifts.append(max(abs(p[0] - q[0]), abs(p[1] - q[1])))
