@@ -3,11 +3,15 @@
 Two ways to estimate scale (config ``scale_mode``):
 
 - ``pyramid`` (default): one 255-pixel search crop per frame, one backbone pass. The exemplar is embedded at
-  ``scale_num`` scales once in init(); all of them are correlated with the frame's one search map (a convolution
-  with ``scale_num`` small kernels, ~1% of the backbone's work) and the best-scoring exemplar scale is the target's
-  scale change.
+  ``scale_num`` scales once in init(); all of them are correlated with the frame's one search map (one matrix
+  product, ``SiamFCHead.all_pairs``) and the best-scoring exemplar scale, after the scale-change penalty, is the
+  target's scale change.
 - ``search3``: the paper's SiamFC-3s: ``scale_num`` search crops at different scales per frame, each through the
-  backbone, against one exemplar. ``scale_num`` times the backbone work; kept for comparison.
+  backbone, against one exemplar: ``scale_num`` times the backbone work. With ``scale_num=3 scale_step=1.0375`` it
+  is the published tracker, kept for comparison.
+
+The score is a calibrated probability that the target is present (``score_features`` / ``score``); below 0.5 the
+tracker reports it lost and stops trusting the response (``while_lost``).
 
 The per-frame work is split so that a caller can batch several trackers' crops through one backbone call
 (MultiTracker): ``update(frame) == locate(frame, embed(search_crop(frame)))``.
