@@ -17,8 +17,9 @@ def test_siamfc_preset_has_the_papers_values():
     assert isinstance(cfg, SiamFCConfig)
     assert cfg.exemplar_size == 127
     assert cfg.search_size == 255
-    assert cfg.scale_num == 3
-    assert cfg.scale_step == pytest.approx(1.0375)
+    # The one-pass exemplar pyramid's scales (README, SiamFC figures); the paper's 3 x 1.0375 is search3's.
+    assert cfg.scale_num == 5
+    assert cfg.scale_step == pytest.approx(1.025)
     assert cfg.scale_penalty == pytest.approx(0.9745)
     assert cfg.scale_lr == pytest.approx(0.59)
     assert cfg.window_influence == pytest.approx(0.176)
@@ -35,12 +36,12 @@ def test_train_preset_loads_with_declared_types():
 
 
 def test_overrides_as_key_value_list():
-    cfg = load_config("siamfc", ["window_influence=0.3", "scale_num=5", "fold_bn=false"])
+    cfg = load_config("siamfc", ["window_influence=0.3", "scale_num=7", "fold_bn=false"])
     assert cfg.window_influence == pytest.approx(0.3)
-    assert cfg.scale_num == 5
+    assert cfg.scale_num == 7
     assert cfg.fold_bn is False
     # Untouched keys keep the preset's values.
-    assert cfg.scale_step == pytest.approx(1.0375)
+    assert cfg.scale_step == pytest.approx(1.025)
 
 
 def test_overrides_as_dict_and_int_for_float_is_accepted():
@@ -119,8 +120,8 @@ def test_two_loads_with_different_overrides_coexist():
 
 def test_replace_returns_a_new_checked_config():
     base = load_config("siamfc")
-    changed = replace(base, scale_num=5)
-    assert changed.scale_num == 5 and base.scale_num == 3
+    changed = replace(base, scale_num=7)
+    assert changed.scale_num == 7 and base.scale_num == 5
     with pytest.raises(UserError, match="nope"):
         replace(base, nope=1)
 
