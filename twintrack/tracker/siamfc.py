@@ -132,7 +132,12 @@ class SiamFCTracker:
     def embed(self, crops: np.ndarray) -> torch.Tensor:
         """Backbone features of (N, H, W, 3) uint8 crops: (N, C, h, w) float32 on the tracker's device."""
         with self._stage("to tensor"):
-            images = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float()
+            if self.device.type == "cpu":
+                # numpy's uint8 -> float32 is ~50x faster than torch's .float() here (0.1 vs 5-8 ms per 255 crop,
+                # torch 2.14 CPU, 2 threads); both are exact.
+                images = torch.from_numpy(np.asarray(crops, dtype=np.float32)).permute(0, 3, 1, 2)
+            else:  # upload uint8 (4x fewer bytes), convert on the device
+                images = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float()
             images = images.contiguous(memory_format=self.memory_format)
         with self._stage("backbone"), torch.inference_mode():
             return self.backbone_engine(images)
