@@ -112,7 +112,7 @@ def track_one(job) -> dict:
         lost.append(bool(result.lost))
         raw.append(getattr(tracker, "raw_score", None))
     score = score_sequence(np.array(boxes), sequence.ground_truth)
-    record = {"sequence": sequence.name, "auc": score.success_auc, "precision": score.precision,
+    record = {"sequence": sequence.name, "seed": seed, "overrides": overrides, "auc": score.success_auc, "precision": score.precision,
               "update_seconds": seconds, "boxes": boxes, "scores": scores, "lost": lost, "raw_scores": raw}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
@@ -120,8 +120,8 @@ def track_one(job) -> dict:
     return record
 
 
-def run_setting(tracker_name, overrides, seeds, weights, split_seqs, out: Path, workers: int):
-    """{split: {seed: {sequence: record}}}, running only what the cache lacks."""
+def run_setting(tracker_name, overrides, seeds, weights, split_seqs, out: Path, workers: int, run: bool = True):
+    """{split: {seed: {sequence: record}}}, running only what the cache lacks (nothing with ``run=False``)."""
     results, jobs = {}, []
     for seed in seeds:
         key = run_key(tracker_name, overrides, seed, weights)
@@ -136,7 +136,7 @@ def run_setting(tracker_name, overrides, seeds, weights, split_seqs, out: Path, 
                 else:
                     jobs.append(((tracker_name, overrides, seed, weights, sequence, path), split, seed))
     jobs.sort(key=lambda j: -len(j[0][4].frames))  # longest first: workers finish together
-    if jobs:
+    if jobs and run:
         print(f"{tracker_name} {overrides or '(preset)'}: {len(jobs)} sequence runs to do", flush=True)
         context = multiprocessing.get_context("spawn")
         with context.Pool(max(1, workers)) as pool:
@@ -147,7 +147,12 @@ def run_setting(tracker_name, overrides, seeds, weights, split_seqs, out: Path, 
 
 def summarize(name, split, base, cand, sequences, seeds) -> bool:
     """Print one split's table; True when the candidate wins there (mean over seeds up, more sequence wins)."""
-    names = [s.name for s in sequences]
+    # Only sequences finished for every seed of both settings (all of them unless --partial).
+    names = [s.name for s in sequences if all(s.name in runs[seed] for runs in (base, cand) for seed in seeds)]
+    if len(names) < len(sequences):
+        print(f"\n(PARTIAL: {len(names)} of {len(sequences)} {split} sequences finished for every seed)")
+    if not names:
+        return False
     base_auc = np.array([[base[seed][n]["auc"] for n in names] for seed in seeds])
     cand_auc = np.array([[cand[seed][n]["auc"] for n in names] for seed in seeds])
     print(f"\n### {split} ({len(names)} sequences, seeds {seeds})\n")
@@ -192,27 +197,33 @@ def main(argv=None) -> int:
     parser.add_argument("--reference", nargs="*", default=["siamfc"], help="deterministic trackers to show")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "runs" / "select"))
+    parser.add_argument("--partial", action="store_true",
+                        help="run nothing: summarize the cached runs finished so far (never a decision)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     split_seqs = {split: split_sequences(split, args.sequences) for split in args.splits}
     base_over, cand_over = parse_overrides(args.base_set), parse_overrides(args.set)
-    base = run_setting(args.tracker, base_over, args.seeds, args.weights, split_seqs, out, args.workers)
-    cand = run_setting(args.tracker, cand_over, args.seeds, args.weights, split_seqs, out, args.workers)
-    refs = {name: run_setting(name, {}, [0], None, split_seqs, out, args.workers) for name in args.reference}
+    run = not args.partial
+    base = run_setting(args.tracker, base_over, args.seeds, args.weights, split_seqs, out, args.workers, run)
+    cand = run_setting(args.tracker, cand_over, args.seeds, args.weights, split_seqs, out, args.workers, run)
+    refs = {name: run_setting(name, {}, [0], None, split_seqs, out, args.workers, run) for name in args.reference}
 
     print(f"\n## {args.tracker}: candidate `{' '.join(args.set) or 'preset'}` vs default "
           f"`{' '.join(args.base_set) or 'preset'}`" + (" (SCREEN: subset of sequences)" if args.sequences else ""))
     verdicts = {}
     for split, sequences in split_seqs.items():
         verdicts[split] = summarize(args.tracker, split, base[split], cand[split], sequences, args.seeds)
+        finished = [s.name for s in sequences
+                    if all(s.name in runs[seed] for runs in (base[split], cand[split]) for seed in args.seeds)]
         for name, ref in refs.items():
-            aucs = [ref[split][0][s.name]["auc"] for s in sequences]
-            print(f"{name} (deterministic, one run) on {split}: AUC {np.mean(aucs):.3f}")
+            if all(n in ref[split][0] for n in finished):
+                aucs = [ref[split][0][n]["auc"] for n in finished]
+                print(f"{name} (deterministic, one run) on {split}: AUC {np.mean(aucs):.3f}")
         for label, runs in (("default", base[split]), ("candidate", cand[split])):
-            records = [r for seed in args.seeds for r in runs[seed].values()]
+            records = [runs[seed][n] for seed in args.seeds for n in finished]
             print(f"{label} fps on {split} (update() only, 1 thread per worker, {args.workers} workers): "
                   f"{fps(records):.1f}")
-    keep = all(verdicts.values()) and not args.sequences
+    keep = all(verdicts.values()) and not args.sequences and not args.partial
     per_split = ", ".join(f"{split}: {'wins' if won else 'does not win'}" for split, won in verdicts.items())
     print(f"\nverdict: {'KEEP' if keep else 'do not keep'} ({per_split})")
     return 0

@@ -44,7 +44,7 @@ def test_keep_first_pos_keeps_the_first_frames_positives_in_every_update(clip):
 def test_unsure_frames_add_no_samples(clip):
     # An fc6 score never reaches 1e9: no frame is sure enough, the memories keep only the first frame's samples.
     frames, gt = clip
-    tracker = make_tracker(seed=0, region_size=191, update_min_score=1e9)
+    tracker = make_tracker(seed=0, region_size=191, update_min_score=1e9, keep_first_pos=False)
     run(tracker, frames, gt[0])
     assert len(tracker.pos_memory) == 1 and len(tracker.neg_memory) == 1
 
