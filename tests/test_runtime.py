@@ -255,3 +255,32 @@ def test_bad_precision_and_int8_on_a_gpu_are_one_line_errors():
         build_backbone_engine(backbone, "fp16", CPU)
     with pytest.raises(UserError, match="int8 runs on CPU only"):
         build_backbone_engine(backbone, "int8", torch.device("cuda"))
+
+
+# ------------------------------------------------------------------------------------------- trackers
+
+
+def track(tracker, frames, box):
+    tracker.init(frames[0], box)
+    return np.array([tracker.update(frame).box for frame in frames[1:]])
+
+
+@pytest.mark.parametrize("name", ["siamfc", "mdnet"])
+def test_trackers_forced_fallback_equal_fp32_and_int8_stays_close(monkeypatch, clip, name):
+    """Shipped weights on the synthetic clip: ``auto`` on a CPU without VNNI/BF16 gives fp32's boxes exactly;
+    ``int8`` follows the same target (boxes within 3 pixels; measured: SiamFC 0, MDNet 0.5 px on this clip)."""
+    from twintrack.api import create_tracker
+
+    frames, gt = clip
+    fp32 = track(create_tracker(name, device="cpu", seed=0, precision="fp32"), frames, gt[0])
+    int8_tracker = create_tracker(name, device="cpu", seed=0, precision="int8")
+    engine = int8_tracker.backbone_engine if name == "siamfc" else int8_tracker.extractor.engine
+    assert engine.precision == "int8"
+    int8 = track(int8_tracker, frames, gt[0])
+    assert np.abs(int8 - fp32).max() <= 3.0
+    monkeypatch.setattr(cpu, "native_int8", lambda: False)
+    monkeypatch.setattr(cpu, "native_bf16", lambda: False)
+    fallback_tracker = create_tracker(name, device="cpu", seed=0)
+    engine = fallback_tracker.backbone_engine if name == "siamfc" else fallback_tracker.extractor.engine
+    assert engine.precision == "fp32"
+    np.testing.assert_array_equal(track(fallback_tracker, frames, gt[0]), fp32)
