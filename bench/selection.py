@@ -30,7 +30,6 @@ import json
 import multiprocessing
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -92,25 +91,14 @@ def track_one(job) -> dict:
 
     from twintrack import create_tracker
     from twintrack.eval.metrics import score_sequence
-    from twintrack.tracker.sources import read_image
+    from twintrack.eval.runner import track_sequence
 
     tracker_name, overrides, seed, weights, sequence, path = job
     torch.set_num_threads(1)
     tracker = create_tracker(tracker_name, weights=weights, device="cpu", seed=seed, **overrides)
-    boxes, scores, lost, raw = [sequence.ground_truth[0].tolist()], [1.0], [False], [None]
-    seconds = 0.0
-    for index, frame_path in enumerate(sequence.frames):
-        frame = read_image(frame_path)
-        if index == 0:
-            tracker.init(frame, sequence.ground_truth[0])
-            continue
-        start = time.perf_counter()
-        result = tracker.update(frame)
-        seconds += time.perf_counter() - start
-        boxes.append([float(v) for v in result.box])
-        scores.append(float(result.score))
-        lost.append(bool(result.lost))
-        raw.append(getattr(tracker, "raw_score", None))
+    tracked = track_sequence(tracker, sequence)
+    boxes, scores, lost, raw, seconds = (tracked.boxes.tolist(), tracked.scores, tracked.lost, tracked.raw_scores,
+                                         tracked.update_seconds)
     score = score_sequence(np.array(boxes), sequence.ground_truth)
     record = {"sequence": sequence.name, "seed": seed, "overrides": overrides, "auc": score.success_auc, "precision": score.precision,
               "update_seconds": seconds, "boxes": boxes, "scores": scores, "lost": lost, "raw_scores": raw}

@@ -25,8 +25,19 @@ class SequenceRun:
         return (self.frames - 1) / self.update_seconds if self.update_seconds > 0 else 0.0
 
 
-def run_sequence(tracker, sequence: EvalSequence) -> SequenceRun:
-    boxes = [sequence.ground_truth[0].copy()]
+@dataclass(frozen=True)
+class TrackedFrames:
+    """Per-frame output of one tracked sequence; frame 0 holds the initial box, score 1 and not lost."""
+
+    boxes: np.ndarray  # (frames, 4) 0-based x, y, w, h
+    scores: list[float]
+    lost: list[bool]
+    raw_scores: list  # the tracker's raw_score attribute after each update, where it has one (MDNet's fc6), else None
+    update_seconds: float  # time spent in update() only (no image decoding)
+
+
+def track_sequence(tracker, sequence: EvalSequence) -> TrackedFrames:
+    boxes, scores, lost, raw = [sequence.ground_truth[0].copy()], [1.0], [False], [None]
     seconds = 0.0
     for index, path in enumerate(sequence.frames):
         frame = read_image(path)
@@ -37,5 +48,14 @@ def run_sequence(tracker, sequence: EvalSequence) -> SequenceRun:
         result = tracker.update(frame)
         seconds += time.perf_counter() - start
         boxes.append(np.asarray(result.box, dtype=np.float64))
-    boxes = np.array(boxes)
-    return SequenceRun(sequence.name, boxes, seconds, len(boxes), score_sequence(boxes, sequence.ground_truth))
+        scores.append(float(result.score))
+        lost.append(bool(getattr(result, "lost", False)))
+        raw.append(getattr(tracker, "raw_score", None))
+    return TrackedFrames(np.array(boxes), scores, lost, raw, seconds)
+
+
+def run_sequence(tracker, sequence: EvalSequence) -> SequenceRun:
+    tracked = track_sequence(tracker, sequence)
+    boxes = tracked.boxes
+    return SequenceRun(sequence.name, boxes, tracked.update_seconds, len(boxes),
+                       score_sequence(boxes, sequence.ground_truth))
