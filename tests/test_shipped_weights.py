@@ -16,7 +16,7 @@ from twintrack.weights import default_weights, registry, sha256_of
 from conftest import require_shared_data
 
 SIAMFC_BAG_AUC = 0.60  # measured 0.730 (README figures), margin for BLAS and platform differences
-SIAMFC_DEMO_IOU = 0.75  # measured 0.889
+SIAMFC_DEMO_IOU = 0.75  # measured 0.846 (one-pass pyramid, int8); 0.889 with search3 fp32
 
 
 def test_registry_matches_the_shipped_files():
