@@ -108,9 +108,8 @@ class SiamFCTracker:
             self.scale_norm = 1 / np.maximum(own - self.head_bias, 1e-6)
 
     def update(self, frame) -> TrackResult:
-        frame = check_frame(frame)
-        crops = self.search_crop(frame)
-        return self.locate(frame, self.embed(crops))
+        # search_crop() checks and converts the frame; locate() reads only its size.
+        return self.locate(frame, self.embed(self.search_crop(frame)))
 
     # ------------------------------------------------------------------------------- split per-frame stages
     def search_regions(self) -> np.ndarray:
