@@ -36,6 +36,7 @@ from twintrack.models.mdnet import MDNet, cells_first_weight
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 from twintrack.tracker.bbreg import BoxRegressor
+from twintrack.tracker.device_crop import crop_resize, upload_frame
 from twintrack.tracker.template_prior import TemplatePrior
 from twintrack.tracker.timing import StageTimer
 
@@ -100,6 +101,9 @@ class FeatureExtractor:
         # order RoIAlign produces, which saves a transposing copy of every pooled batch. A trained-online fc4
         # runs inside the head and needs the standard channel-major order.
         self.cells_first = not config.online_fc4
+        # Off the CPU, crops are cut on the device from the frame uploaded once (device_crop); on the CPU cv2 cuts
+        # them (faster there, and what the shipped settings were measured with). Tests switch it on CPU.
+        self.device_crops = device.type != "cpu"
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -112,21 +116,29 @@ class FeatureExtractor:
         cx, cy, w, h = xywh_to_cxcywh(np.asarray(around_box, dtype=np.float64))
         scale = cfg.target_pixels / np.sqrt(w * h)  # region pixels per frame pixel
         side = region_size / scale
+        device_frame = None
         with self.stage("crop"):
-            crop = crop_and_resize(frame, (cx, cy), side, region_size, avg_color)
-            # HWC pixels seen as NCHW are already channels_last: no copy before the conv.
-            tensor = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float()
+            if not self.device_crops:
+                crop = crop_and_resize(frame, (cx, cy), side, region_size, avg_color)
+                # HWC pixels seen as NCHW are already channels_last: no copy before the conv.
+                tensor = torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float()
+            else:  # the frame goes up once; the region (and the crop path's boxes) are cut there
+                device_frame = upload_frame(frame, self.device)
+                tensor = crop_resize(device_frame, [(cx, cy)], [side], region_size, avg_color)
         # no_grad, not inference_mode: pooled features become training inputs of the online updates.
         with self.stage("conv"):
-            feature_map = self.engine(tensor)
+            # RoIAlign reads the map's cells as rows of channels: channels_last once here, not once per pool()
+            # (a no-op for the torch engines; the int8 engine returns ONNX Runtime's NCHW).
+            feature_map = self.engine(tensor).contiguous(memory_format=torch.channels_last)
         origin = np.array([cx - side / 2, cy - side / 2])
-        return RegionFeatures(self, frame, feature_map, origin, scale, avg_color)
+        return RegionFeatures(self, frame, feature_map, origin, scale, avg_color, device_frame)
 
 
 class RegionFeatures:
-    def __init__(self, extractor, frame, feature_map, origin, scale, avg_color) -> None:
+    def __init__(self, extractor, frame, feature_map, origin, scale, avg_color, device_frame=None) -> None:
         self.extractor, self.frame, self.feature_map = extractor, frame, feature_map
         self.origin, self.scale, self.avg_color = origin, scale, avg_color
+        self.device_frame = device_frame  # the frame on the device (device_crop.upload_frame) with device_crops
 
     def pool(self, boxes: np.ndarray) -> torch.Tensor:
         with self.extractor.stage("pool"):
@@ -148,12 +160,17 @@ class RegionFeatures:
         context = cfg.crop_size / (cfg.crop_size - 2 * cfg.crop_padding)
         out = []
         for start in range(0, len(boxes), chunk):
-            crops = [
-                crop_and_resize(self.frame, b[:2] + b[2:] / 2, (b[2] * context, b[3] * context), cfg.crop_size,
-                                self.avg_color)
-                for b in boxes[start : start + chunk]
-            ]
-            tensor = torch.from_numpy(np.stack(crops)).to(self.extractor.device).permute(0, 3, 1, 2).float()
+            part = boxes[start : start + chunk]
+            if self.device_frame is not None:  # one grid_sample for the chunk's crops, from the uploaded frame
+                tensor = crop_resize(self.device_frame, part[:, :2] + part[:, 2:] / 2, part[:, 2:] * context,
+                                     cfg.crop_size, self.avg_color)
+            else:
+                crops = [
+                    crop_and_resize(self.frame, b[:2] + b[2:] / 2, (b[2] * context, b[3] * context), cfg.crop_size,
+                                    self.avg_color)
+                    for b in part
+                ]
+                tensor = torch.from_numpy(np.stack(crops)).to(self.extractor.device).permute(0, 3, 1, 2).float()
             with torch.no_grad(), self.extractor._autocast():
                 out.append(self.extractor.net.crop_pool(tensor, cells_first=self.extractor.cells_first).float())
         return torch.cat(out)
