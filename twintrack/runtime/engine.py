@@ -2,7 +2,9 @@
 
 ``engine(images)`` takes (N, 3, H, W) float32 RGB 0..255 on the device and returns (N, C, H', W') float32 features.
 fp32 and bf16 run in torch (BatchNorm folded, channels_last); int8 runs a calibrated QDQ ONNX model in ONNX
-Runtime on CPU. ``precision="auto"`` takes int8 on CPUs with VNNI/AMX when ONNX Runtime and a calibration for
+Runtime on CPU. The features' memory layout is the runtime's own, not converted: channels_last from the torch
+engines (with ``channels_last``), NCHW from ONNX Runtime. Consumers read either (SiamFC's correlation reads one
+search map of either layout without a copy; MDNet makes its region map channels_last once, for RoIAlign). ``precision="auto"`` takes int8 on CPUs with VNNI/AMX when ONNX Runtime and a calibration for
 these weights are there, else bf16 on CPUs with native bf16, else fp32; GPUs run fp32.
 """
 
@@ -45,6 +47,8 @@ class OnnxInt8Engine:
     """A quantized ONNX model in ONNX Runtime on CPU, with as many threads as torch uses."""
 
     def __init__(self, model_bytes: bytes, channels_last: bool = True, threads: int | None = None) -> None:
+        # channels_last is accepted for the signature build_backbone_engine shares with TorchEngine; ONNX Runtime
+        # reads and writes NCHW whatever it says.
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -54,14 +58,17 @@ class OnnxInt8Engine:
         # (correlation, RoIAlign, fc layers) that follows.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.memory_format = torch.contiguous_format  # of the features it returns (ONNX Runtime's NCHW)
         self.device, self.precision, self.note = torch.device("cpu"), "int8", ""
         self.matmul_dtype = torch.bfloat16 if cpu.native_bf16() else torch.float32
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        array = images.detach().float().contiguous().numpy()
-        features = torch.from_numpy(self.session.run(None, {INPUT_NAME: array})[0])
-        return features.contiguous(memory_format=self.memory_format)
+        # ONNX Runtime takes NCHW only: one copy for channels_last input (none for NCHW float32), dtype and layout
+        # converted in the same pass.
+        array = images.detach().to(torch.float32, memory_format=torch.contiguous_format).numpy()
+        # Returned as ONNX Runtime gives it (NCHW): converting to channels_last here cost a copy that SiamFC's
+        # correlation does not need, and MDNet does once itself.
+        return torch.from_numpy(self.session.run(None, {INPUT_NAME: array})[0])
 
 
 def _int8_model(backbone: nn.Module, int8_model) -> bytes | None:
