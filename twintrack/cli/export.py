@@ -1,4 +1,8 @@
-"""`twintrack export siamfc|mdnet --format onnx --out DIR`: ONNX files + contract.json (twintrack/runtime/export.py)."""
+"""`twintrack export TRACKER --format onnx --out DIR`: ONNX files + contract.json (twintrack/runtime/export.py).
+
+The trackers offered are the registry's entries with an ``export`` hook (siamfc and mdnet built in): a tracker
+registered with one is exported with no edit here.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 
 from twintrack.cli.common import add_overrides
 from twintrack.errors import UserError
+from twintrack.tracker.registry import exportable_tracker, list_trackers
 
 FORMATS = ("onnx",)
 
@@ -19,7 +24,9 @@ def add_parsers(subparsers) -> None:
         "contract.json: crop sizes, colour order, value range, layout, context, stride and the tracker's config. "
         "The int8 model is what `precision=int8` runs; give it to a tracker with int8_model=DIR/backbone_int8.onnx.",
     )
-    parser.add_argument("tracker", choices=("siamfc", "mdnet"), help="which tracker's networks")
+    # Checked against the registry when parsed (not fixed choices): trackers registered later are offered too.
+    parser.add_argument("tracker", type=_exportable_name, metavar="TRACKER",
+                        help=f"which tracker's networks: {', '.join(list_trackers(exportable=True))}")
     parser.add_argument("--format", default="onnx", choices=FORMATS, help="file format (default onnx)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the files (created if missing)")
     parser.add_argument("--weights", metavar="FILE", help=".safetensors weights (default: the shipped ones)")
@@ -33,6 +40,14 @@ def add_parsers(subparsers) -> None:
     parser.add_argument("--calib-seed", type=int, default=0, metavar="N", help="seed of the frame draw (default 0)")
     add_overrides(parser)
     parser.set_defaults(func=run, list_options=("calib_data",))
+
+
+def _exportable_name(name: str) -> str:
+    """argparse ``type``: a tracker with an export hook, else one error line naming those that have one."""
+    try:
+        return exportable_tracker(name).name
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _int8_crops(args, backbone):
@@ -57,16 +72,19 @@ def _int8_crops(args, backbone):
 
 
 def run(args: argparse.Namespace) -> int:
-    from twintrack.runtime.export import EXPORTERS
-    from twintrack.tracker.registry import get_tracker
     from twintrack.weights import load_weights
 
-    entry = get_tracker(args.tracker)
+    entry = exportable_tracker(args.tracker)
     config = entry.load_config(args.overrides)
     net = entry.resolve_model(config)
-    load_weights(net, entry.weights_file(args.weights), arch=entry.weights_arch)
-    crops, shipped = _int8_crops(args, net.backbone.eval())
-    contract = EXPORTERS[args.tracker](net.eval(), config, args.out, int8_crops=crops)
+    weights = entry.weights_file(args.weights)
+    if weights is not None:
+        load_weights(net, weights, arch=entry.weights_arch)
+    backbone = getattr(net, "backbone", None)
+    if args.int8 and backbone is None:
+        raise UserError(f"--int8 quantizes the VGG-M backbone, which tracker '{entry.name}' does not have")
+    crops, shipped = _int8_crops(args, backbone.eval() if backbone is not None else None)
+    contract = entry.run_export(net.eval(), config, args.out, int8_crops=crops)
     if shipped is not None:
         _add_shipped_int8(contract, shipped)
     names = sorted(p.name for p in Path(args.out).iterdir() if p.suffix in (".onnx", ".json"))

@@ -7,6 +7,9 @@ The same graphs the int8 engine runs (``onnx_graph``), so export and CPU inferen
   offline-trained fc4-fc6; the tracker fine-tunes these online from the first frame, which ONNX does not do).
 - with ``int8_crops``: ``backbone_int8.onnx``, calibrated on those crops (QDQ; runs in ONNX Runtime or OpenVINO);
   give it to a tracker with ``int8_model=DIR/backbone_int8.onnx``.
+
+``export_siamfc`` and ``export_mdnet`` are the ``export`` hooks of the registry's built-in entries
+(tracker/registry.py names them by string: this layer imports nothing from tracker/).
 """
 
 from __future__ import annotations
@@ -108,5 +111,3 @@ def export_mdnet(net, config, out_dir: str | Path, int8_crops=None) -> Path:
     (out / "contract.json").write_text(json.dumps(contract, indent=2) + "\n")
     return out / "contract.json"
 
-
-EXPORTERS = {"siamfc": export_siamfc, "mdnet": export_mdnet}

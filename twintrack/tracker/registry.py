@@ -3,7 +3,8 @@
 An entry says how to build a tracker by name: its config class and YAML preset, the network builder, the tracker
 class, the weights (architecture name and default file) and, for training, the trainer and its config. Then
 ``create_tracker``, ``MultiTracker``, ``list_trackers()``, every command (``--tracker`` choices and help, ``train``,
-``lr-find``, ``eval``) and the TraX server know the tracker, with no other edit::
+``lr-find``, ``eval``, ``export`` for entries with an ``export`` hook) and the TraX server know the tracker, with no
+other edit::
 
     from twintrack.tracker.registry import TrackerEntry, register_tracker
 
@@ -52,6 +53,11 @@ class TrackerEntry:
     ``train_config_class`` loaded from ``train_preset``; ``train_init_weights`` is the weights a CLI run starts
     from when none are given (MDNet: the shipped SiamFC, whose conv layers it reuses). ``distributed``: the
     trainer runs under torchrun (DistributedDataParallel).
+
+    Export (optional): ``export(net, config, out_dir, int8_crops=None)`` writes the network's files into
+    ``out_dir`` and returns the path of the contract it wrote (twintrack/runtime/export.py for the built-in
+    trackers); ``twintrack export NAME`` offers every tracker that has one. ``int8_crops`` (calibration crops for
+    an int8 backbone) is given only with ``--int8``.
     """
 
     name: str
@@ -68,6 +74,7 @@ class TrackerEntry:
     train_preset: str | None = None
     train_init_weights: str | None = None
     distributed: bool = False
+    export: Lazy = None
 
     def load_config(self, overrides=None, path: str | Path | None = None):
         """The preset (or a YAML file of the same keys), then ``key=value`` overrides."""
@@ -104,6 +111,13 @@ class TrackerEntry:
                                      init_weights=init_weights)
 
 
+    def run_export(self, net, config, out_dir, int8_crops=None):
+        """Write the network's export files into ``out_dir``; returns the contract's path."""
+        if self.export is None:
+            raise _cannot_export(self.name, known=True)
+        return resolve(self.export)(net, config, out_dir, int8_crops=int8_crops)
+
+
 def _load(config_class, preset, overrides, path):
     # The preset is the one source of defaults; a user's file (path) gives only the keys it changes.
     return load_preset(config_class, preset, overrides, path)
@@ -136,9 +150,11 @@ def unregister_tracker(name: str) -> None:
     _ENTRIES.pop(name, None)
 
 
-def list_trackers(trainable: bool = False) -> tuple[str, ...]:
-    """Registered tracker names, in registration order (``trainable``: only those with a trainer)."""
-    return tuple(name for name, entry in _ENTRIES.items() if not trainable or entry.trainer is not None)
+def list_trackers(trainable: bool = False, exportable: bool = False) -> tuple[str, ...]:
+    """Registered tracker names, in registration order (``trainable``: only those with a trainer; ``exportable``:
+    only those with an export hook)."""
+    return tuple(name for name, entry in _ENTRIES.items()
+                 if (not trainable or entry.trainer is not None) and (not exportable or entry.export is not None))
 
 
 def get_tracker(name: str) -> TrackerEntry:
@@ -146,6 +162,19 @@ def get_tracker(name: str) -> TrackerEntry:
     if entry is None:
         raise UserError(f"unknown tracker '{name}'; choose one of {', '.join(_ENTRIES) or '(none registered)'}")
     return entry
+
+
+def exportable_tracker(name: str) -> TrackerEntry:
+    """The entry of a tracker that can be exported; otherwise one error line naming those that can."""
+    entry = _ENTRIES.get(name)
+    if entry is None or entry.export is None:
+        raise _cannot_export(name, known=entry is not None)
+    return entry
+
+
+def _cannot_export(name: str, known: bool) -> UserError:
+    return UserError(f"{'' if known else 'unknown '}tracker '{name}' cannot be exported; trackers that can: "
+                     f"{', '.join(list_trackers(exportable=True)) or '(none registered)'}")
 
 
 def _register_builtins() -> None:
@@ -157,7 +186,7 @@ def _register_builtins() -> None:
         weights_arch="siamfc_vggm", default_weights="siamfc",
         description="SiamFC: Siamese cross-correlation, no online update (fast)",
         trainer="twintrack.train.siamfc_trainer:SiamFCTrainer", train_config_class=SiamFCTrainConfig,
-        train_preset="train_siamfc.yaml", distributed=True,
+        train_preset="train_siamfc.yaml", distributed=True, export="twintrack.runtime.export:export_siamfc",
     ))
     register_tracker(TrackerEntry(
         name="mdnet", config_class=MDNetConfig, preset="mdnet.yaml",
@@ -165,7 +194,7 @@ def _register_builtins() -> None:
         weights_arch="mdnet_vggm", default_weights="mdnet", stochastic=True,
         description="MDNet: fc layers fine-tuned online on SiamFC's conv layers (accurate, slower)",
         trainer="twintrack.train.mdnet_trainer:MDNetTrainer", train_config_class=MDNetTrainConfig,
-        train_preset="train_mdnet.yaml", train_init_weights="siamfc",
+        train_preset="train_mdnet.yaml", train_init_weights="siamfc", export="twintrack.runtime.export:export_mdnet",
     ))
 
 
