@@ -3,6 +3,7 @@
     .venv/bin/python bench/selection.py --set KEY=VALUE [KEY=VALUE ...] [--seeds 0 1 2] [--splits val fold]
                                      [--tracker mdnet] [--base-set KEY=VALUE ...] [--reference siamfc]
                                      [--sequences NAME ...] [--workers 2] [--out runs/select]
+    .venv/bin/python bench/selection.py --tracker siamfc --set KEY=VALUE ...   # one run per setting (deterministic)
 
 (Named selection.py: a bench/select.py run as a script would shadow the standard library's select module, which
 multiprocessing imports.) The protocol (docs/selection.md): a setting is kept only when, on BOTH splits, its mean AUC over the seeds is above
@@ -179,7 +180,8 @@ def main(argv=None) -> int:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="the candidate's overrides")
     parser.add_argument("--base-set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="the default's overrides (default: the preset)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+",
+                        help="default: 0 1 2; 0 for siamfc (deterministic: every seed gives the same boxes)")
     parser.add_argument("--splits", nargs="+", default=["val", "fold"])
     parser.add_argument("--sequences", nargs="*", help="screen on these sequences only (not a decision)")
     parser.add_argument("--reference", nargs="*", default=["siamfc"], help="deterministic trackers to show")
@@ -188,6 +190,8 @@ def main(argv=None) -> int:
     parser.add_argument("--partial", action="store_true",
                         help="run nothing: summarize the cached runs finished so far (never a decision)")
     args = parser.parse_args(argv)
+    if args.seeds is None:
+        args.seeds = [0] if args.tracker == "siamfc" else [0, 1, 2]
     out = Path(args.out)
     split_seqs = {split: split_sequences(split, args.sequences) for split in args.splits}
     base_over, cand_over = parse_overrides(args.base_set), parse_overrides(args.set)

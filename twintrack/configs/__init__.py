@@ -62,6 +62,25 @@ class SiamFCConfig:
     score_psr: float
     # While lost: hold_size keeps the size and follows the peak; hold_box keeps the whole box where it was.
     while_lost: str
+    # Inference-time options (issue 11), all off in the preset; tracker/siamfc.py checks their ranges.
+    # Distractor-aware response (DaSiamRPN, Zhu et al. 2018): subtract distractor_weight x the weighted mean
+    # correlation of look-alike peaks (local maxima above distractor_threshold x the target's peak, outside the
+    # target), remembered with rate distractor_lr, at most distractor_max per frame. 0 = off.
+    distractor_weight: float
+    distractor_threshold: float
+    distractor_lr: float
+    distractor_max: int
+    # Gated template update: z_t = (1 - template_lr) z_{t-1} + template_lr x features at the peak, on frames whose
+    # score >= template_min_score; the located response is (1 - template_weight) x first frame's + template_weight
+    # x z_t's. template_lr 0 = off.
+    template_lr: float
+    template_weight: float
+    template_min_score: float
+    # While lost, the next search region is lost_search_scale x larger at the same crop size (coarser), matched
+    # against a first-frame exemplar zoomed out by the same factor; lost_window_influence (-1 = window_influence)
+    # there. 1 = off.
+    lost_search_scale: float
+    lost_window_influence: float
 
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):

@@ -15,6 +15,26 @@ tracker reports it lost and stops trusting the response (``while_lost``).
 
 The per-frame work is split so that a caller can batch several trackers' crops through one backbone call
 (MultiTracker): ``update(frame) == locate(frame, embed(search_crop(frame)))``.
+
+Inference-time options (issue 11), off in the preset (each leaves the tracker bit-identical when off):
+
+- ``distractor_weight``: DaSiamRPN's distractor-aware response (Zhu et al., "Distractor-aware Siamese Networks
+  for Visual Object Tracking", ECCV 2018, eq. 4-5, inference part only): on confident frames, the look-alike peaks
+  of the response (local maxima above ``distractor_threshold`` x the target's peak, outside the target) are kept as
+  their 11 x 11 windows of the search features (the backbone has no padding: the window centred on a response cell
+  *is* the exemplar-sized feature of that place, free); the response used to locate the target is
+  ``corr(z, x) - distractor_weight * sum_i a_i corr(d_i, x) / sum_i a_i`` (a_i: the look-alike's peak), with the
+  look-alike features remembered over frames at rate ``distractor_lr``.
+- ``template_lr``: a running template ``z_t = (1 - lr) z_{t-1} + lr * window at the peak`` (again a window of the
+  search features), updated only on frames scored >= ``template_min_score``, blended into the response used to
+  locate the target (``template_weight``). The scale is still chosen by the first frame's exemplars alone.
+- ``lost_search_scale``: while lost, the next search region is that much larger at the same crop size (so
+  MultiTracker's batching is unchanged), matched against first-frame exemplars zoomed out by the same factor
+  (SiamRPN++'s long-term variant searches a larger region while lost the same way: Li et al. 2019, pysot's
+  siamrpnlt_tracker), with ``lost_window_influence``.
+
+The correlation is linear in the template, so both response terms go into one extra template
+(``template_weight * z_t - distractor_weight * d``): one 11 x 11 correlation per frame (a fifth of the pyramid's).
 """
 
 from __future__ import annotations
@@ -26,6 +46,7 @@ import numpy as np
 import torch
 
 from twintrack.configs import SiamFCConfig
+from twintrack.errors import UserError
 from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_to_xywh, xywh_to_cxcywh
 from twintrack.models import SiamFCNet, VGGM, fold_batchnorm
 from twintrack.runtime import build_backbone_engine
@@ -68,6 +89,11 @@ class SiamFCTracker:
         self.scale_penalties[half] = 1.0
         self.head_bias = float(self.net.head.bias)
         self.exemplar_feat = None
+        self.wide = False  # this frame's search region is the wider one (lost_search_scale, while lost)
+        _check_options(config)
+        # The engine holds what it runs (its own inference copy, or the int8 ONNX model): the tracker's fp32 conv
+        # layers are never read again. Free them (issue 10); the head (correlation) stays.
+        self.net.backbone = None
 
     # ---------------------------------------------------------------------------------------------------- api
     def init(self, frame, box) -> None:
@@ -93,7 +119,9 @@ class SiamFCTracker:
         self.exemplar_feat = self.embed(exemplars).contiguous(memory_format=torch.channels_last)
         # The exemplar's response to its own frame: the yardstick for later peaks (the lost-target score).
         self.lost = False
+        self.wide = False
         self.self_peak = None
+        self.extra_template = None
         self.scale_norm = np.ones(cfg.scale_num, dtype=np.float32)
         first = self._responses(self.embed(self.search_crop(frame)))
         self.self_peak = float(first[len(first) // 2].max())
@@ -106,6 +134,22 @@ class SiamFCTracker:
             own = self.net.head.all_pairs(self.exemplar_feat, self.embed(zoomed))
             own = own.diagonal(dim1=0, dim2=1).amax(dim=(0, 1)).float().cpu().numpy()
             self.scale_norm = 1 / np.maximum(own - self.head_bias, 1e-6)
+        if cfg.lost_search_scale != 1:
+            # The wider search region shows the target lost_search_scale times smaller in the same crop: so do these
+            # exemplars (the first frame zoomed out by that factor), and their own first-frame peak is the yardstick.
+            zoom = cfg.lost_search_scale
+            wide = np.stack([crop_and_resize(frame, self.center, s * zoom, cfg.exemplar_size, self.avg_color)
+                             for s in sides])
+            self.wide_exemplar_feat = self.embed(wide).contiguous(memory_format=torch.channels_last)
+            own = self.net.head.all_pairs(self.wide_exemplar_feat, self.embed(
+                crop_and_resize(frame, self.center, self.search_side * zoom, cfg.search_size, self.avg_color)[None]))
+            self.wide_self_peak = float(own[0, len(sides) // 2].max())
+        # The running template starts as the first frame's (middle scale); the look-alike memory empty.
+        middle = self.exemplar_feat[len(self.exemplar_feat) // 2 :][:1]
+        self.template = middle.clone() if cfg.template_lr > 0 else None
+        self.distractor = torch.zeros_like(middle) if cfg.distractor_weight > 0 else None
+        self.distractor_active = False
+        self._update_extra_template()
 
     def update(self, frame) -> TrackResult:
         # search_crop() checks and converts the frame; locate() reads only its size.
@@ -118,7 +162,8 @@ class SiamFCTracker:
         if self.exemplar_feat is None:
             raise RuntimeError("call init(frame, box) before update(frame)")
         factors = self.scale_factors if self.config.scale_mode == "search3" else np.ones(1)
-        return np.array([[self.center[0], self.center[1], self.search_side * f] for f in factors])
+        side = self.search_side * (self.config.lost_search_scale if self.wide else 1.0)
+        return np.array([[self.center[0], self.center[1], side * f] for f in factors])
 
     def search_crop(self, frame) -> np.ndarray:
         """This frame's search crop(s) as a (k, H, W, 3) uint8 array: k = 1 (pyramid) or scale_num (search3)."""
@@ -148,24 +193,38 @@ class SiamFCTracker:
         cfg = self.config
         frame_h, frame_w = np.shape(frame)[:2]
         responses = self._responses(search_feat)
+        best = self._best_scale(responses)
+        # The options' response terms (template, look-alikes) hold features at the normal search scale.
+        adjust = self.extra_template is not None and not self.wide
+        feat = search_feat[best if cfg.scale_mode == "search3" else 0][None]
+        located = self._adjusted(responses[best], feat) if adjust else responses[best]
 
         with self._stage("peak"):
-            best = self._best_scale(responses)
-            row, col = self._peak(responses[best])
+            influence = cfg.window_influence
+            if self.wide and cfg.lost_window_influence >= 0:
+                influence = cfg.lost_window_influence
+            row, col = self._peak(located, influence)
 
+        # The score reads the first frame's exemplar's response, as it was calibrated.
         score = self.score(self.score_features(responses[best]))
         self.lost = score < 0.5
+        zoom = cfg.lost_search_scale if self.wide else 1.0
         # While lost, the peak is not the target: the size stays (a background peak would grow or shrink it
         # without bound), and with while_lost=hold_box the centre too, so the search waits where the target was.
         if not (self.lost and cfg.while_lost == "hold_box"):
             # Peak displacement: upsampled response -> search crop pixels -> frame pixels.
-            search_side = self.search_side * (self.scale_factors[best] if cfg.scale_mode == "search3" else 1.0)
+            search_side = zoom * self.search_side * (self.scale_factors[best] if cfg.scale_mode == "search3" else 1.0)
             disp_response = np.array([col, row], dtype=np.float64) - (self.upscale_size - 1) / 2
             disp_frame = disp_response * cfg.total_stride / cfg.response_up * search_side / cfg.search_size
             # Keep the centre on the image so a target that leaves it is searched for at the border it crossed.
             self.center = np.clip(self.center + disp_frame, [0, 0], [frame_w, frame_h])
+        learn = not self.lost and not self.wide and (self.template is not None or self.distractor is not None)
+        if learn:
+            # Before the scale update: the search crop's geometry is this frame's.
+            self._learn(responses[best], feat, row, col, score)
         if not self.lost:
             self._update_scale(float(self.scale_factors[best]))
+        self.wide = self.lost and cfg.lost_search_scale != 1
 
         box = cxcywh_to_xywh(np.concatenate([self.center, self.target_size]))
         return TrackResult(box=clip_box(box, frame_w, frame_h), score=score, lost=self.lost)
@@ -177,7 +236,8 @@ class SiamFCTracker:
         sidelobe ratio (how much the peak stands out from the rest of the map)."""
         peak = float(response.max())
         bias = self.head_bias
-        ratio = (peak - bias) / (self.self_peak - bias) if self.self_peak is not None else 1.0
+        self_peak = self.wide_self_peak if self.wide else self.self_peak
+        ratio = (peak - bias) / (self_peak - bias) if self_peak is not None else 1.0
         row, col = np.unravel_index(int(np.argmax(response)), response.shape)
         sidelobe = np.ones(response.shape, dtype=bool)
         sidelobe[max(row - 2, 0) : row + 3, max(col - 2, 0) : col + 3] = False
@@ -194,9 +254,80 @@ class SiamFCTracker:
     # ------------------------------------------------------------------------------------------------ helpers
     def _responses(self, search_feat: torch.Tensor) -> np.ndarray:
         """Coarse response maps (logits), (k, 17, 17) float32: one per exemplar scale or per search scale."""
+        exemplars = self.wide_exemplar_feat if self.wide else self.exemplar_feat
         with self._stage("correlation"), torch.inference_mode():
-            logits = self.net.head.all_pairs(self.exemplar_feat, search_feat)
+            logits = self.net.head.all_pairs(exemplars, search_feat)
             return logits.reshape(-1, self.response_size, self.response_size).float().cpu().numpy()
+
+    # ------------------------------------------------------------------- options: template and look-alikes
+    def _adjusted(self, response: np.ndarray, feat: torch.Tensor) -> np.ndarray:
+        """The response used to locate the target: (1 - w) x the first frame's + one correlation of the extra
+        template ``w z_t - alpha d`` (w = template_weight if the template is updated, else 0), in logits."""
+        w = self.config.template_weight if self.template is not None else 0.0
+        with self._stage("correlation"), torch.inference_mode():
+            extra = self.net.head.all_pairs(self.extra_template, feat)[0, 0].float().cpu().numpy() - self.head_bias
+        return ((1 - w) * (response - self.head_bias) + extra + self.head_bias).astype(np.float32)
+
+    def _update_extra_template(self) -> None:
+        cfg = self.config
+        parts = []
+        if self.template is not None:
+            parts.append(cfg.template_weight * self.template)
+        if self.distractor is not None and self.distractor_active:
+            parts.append(-cfg.distractor_weight * self.distractor)
+        self.extra_template = None if not parts else sum(parts[1:], parts[0]).contiguous(
+            memory_format=torch.channels_last)
+
+    def window_at(self, feat: torch.Tensor, cell_row: int, cell_col: int) -> torch.Tensor:
+        """(1, C, h, w): the exemplar-sized window of search features that response cell (row, col) correlates."""
+        h, w = self.exemplar_feat.shape[-2:]
+        return feat[:1, :, cell_row : cell_row + h, cell_col : cell_col + w]
+
+    def distractor_cells(self, response: np.ndarray, cell_row: int, cell_col: int) -> list[tuple[int, int, float]]:
+        """Look-alike peaks of a coarse response: ``(row, col, weight)`` of local maxima (3 x 3) whose logit above
+        the head bias is over distractor_threshold x the map's peak's, outside the target's extent around
+        (cell_row, cell_col), highest first, at most distractor_max; weight = the logit above the bias."""
+        cfg = self.config
+        above = response - self.head_bias
+        top = float(above.max())
+        if top <= 0:
+            return []
+        padded = np.pad(above, 1, constant_values=-np.inf)
+        n_r, n_c = above.shape
+        neighbours = np.stack([padded[1 + dr : 1 + dr + n_r, 1 + dc : 1 + dc + n_c]
+                               for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc])
+        candidate = (above >= neighbours.max(axis=0)) & (above > cfg.distractor_threshold * top)
+        # The target's half extent in response cells (the search crop shows it at search_size / search_side).
+        half = self.target_size * cfg.search_size / self.search_side / cfg.total_stride / 2
+        rows, cols = np.mgrid[0:n_r, 0:n_c]
+        on_target = (np.abs(cols - cell_col) <= max(half[0], 2)) & (np.abs(rows - cell_row) <= max(half[1], 2))
+        found = [(int(r), int(c), float(above[r, c])) for r, c in zip(*np.nonzero(candidate & ~on_target))]
+        return sorted(found, key=lambda item: -item[2])[: cfg.distractor_max]
+
+    def _learn(self, response: np.ndarray, feat: torch.Tensor, row: int, col: int, score: float) -> None:
+        """After a confident frame: update the running template and the look-alike memory."""
+        cfg = self.config
+        up, n = cfg.response_up, self.response_size
+        # The coarse cell nearest the located (upsampled) peak: upsampled pixel u is at coarse (u + 0.5) / up - 0.5.
+        cell_row = int(np.clip(round((row + 0.5) / up - 0.5), 0, n - 1))
+        cell_col = int(np.clip(round((col + 0.5) / up - 0.5), 0, n - 1))
+        with torch.inference_mode():
+            if self.template is not None and score >= cfg.template_min_score:
+                window = self.window_at(feat, cell_row, cell_col)
+                self.template = (1 - cfg.template_lr) * self.template + cfg.template_lr * window
+            if self.distractor is not None:
+                found = self.distractor_cells(response, cell_row, cell_col)
+                if found:
+                    weights = torch.tensor([w for _, _, w in found], dtype=torch.float32).view(-1, 1, 1, 1)
+                    windows = torch.cat([self.window_at(feat, r, c) for r, c, _ in found])
+                    current = (windows * weights).sum(0, keepdim=True) / weights.sum()
+                    if not self.distractor_active:  # the first look-alikes seen: nothing to blend them with
+                        self.distractor, self.distractor_active = current, True
+                    else:
+                        self.distractor = (1 - cfg.distractor_lr) * self.distractor + cfg.distractor_lr * current
+                elif self.distractor_active:
+                    self.distractor = (1 - cfg.distractor_lr) * self.distractor  # fades while none are in view
+            self._update_extra_template()
 
     def _update_scale(self, factor: float) -> None:
         cfg = self.config
@@ -208,21 +339,22 @@ class SiamFCTracker:
         self.exemplar_side *= scale
         self.search_side *= scale
 
-    def _peak(self, response: np.ndarray) -> tuple[int, int]:
+    def _peak(self, response: np.ndarray, window_influence: float | None = None) -> tuple[int, int]:
         """(row, col) of the peak in the upsampled response (the paper's bicubic x response_up, normalised to sum 1
         and blended with a cosine window), computed only where it can be: the window is found on the coarse map,
         then the 8x8 coarse cells around it are upsampled (a fifth of the full map's work)."""
         cfg = self.config
+        influence = cfg.window_influence if window_influence is None else window_influence
         up, n = cfg.response_up, self.response_size
         shifted = response - response.min()
         # Bicubic upsampling keeps the mean, so the full upsampled map would sum to up^2 times the coarse sum.
-        weight = (1 - cfg.window_influence) / (shifted.sum() * up * up + 1e-16)
-        coarse = weight * shifted + cfg.window_influence * self.coarse_window
+        weight = (1 - influence) / (shifted.sum() * up * up + 1e-16)
+        coarse = weight * shifted + influence * self.coarse_window
         r, c = np.unravel_index(int(np.argmax(coarse)), coarse.shape)
         # Upsampled pixels within 2 cells of (r, c) read source cells r-3 .. r+4 (cubic taps), all in the patch.
         r0, r1, c0, c1 = max(r - 3, 0), min(r + 5, n), max(c - 3, 0), min(c + 5, n)
         patch = cv2.resize(shifted[r0:r1, c0:c1], ((c1 - c0) * up, (r1 - r0) * up), interpolation=cv2.INTER_CUBIC)
-        patch = weight * patch + cfg.window_influence * self.window[r0 * up : r1 * up, c0 * up : c1 * up]
+        patch = weight * patch + influence * self.window[r0 * up : r1 * up, c0 * up : c1 * up]
         lo_r, hi_r = (r - 2 - r0) * up + up // 2, (r + 2 - r0) * up + up // 2 + 1
         lo_c, hi_c = (c - 2 - c0) * up + up // 2, (c + 2 - c0) * up + up // 2 + 1
         trusted = patch[max(lo_r, 0) : hi_r, max(lo_c, 0) : hi_c]
@@ -237,6 +369,28 @@ class SiamFCTracker:
 
     def _stage(self, name: str):
         return self.timer.stage(name) if self.timer is not None else _NO_TIMER
+
+
+def _check_options(cfg: SiamFCConfig) -> None:
+    """The issue-11 options' ranges (UserError naming the key)."""
+    checks = {
+        "distractor_weight": cfg.distractor_weight >= 0,
+        "distractor_threshold": 0 < cfg.distractor_threshold <= 1,
+        "distractor_lr": 0 < cfg.distractor_lr <= 1,
+        "distractor_max": cfg.distractor_max >= 1,
+        "template_lr": 0 <= cfg.template_lr <= 1,
+        "template_weight": 0 < cfg.template_weight <= 1,
+        "template_min_score": 0 <= cfg.template_min_score <= 1,
+        "lost_search_scale": cfg.lost_search_scale >= 1,
+        "lost_window_influence": cfg.lost_window_influence == -1 or 0 <= cfg.lost_window_influence <= 1,
+    }
+    ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
+              "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
+              "template_min_score": "in [0, 1]", "lost_search_scale": ">= 1",
+              "lost_window_influence": "-1 (= window_influence) or in [0, 1]"}
+    for key, ok in checks.items():
+        if not ok:
+            raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(cfg, key)!r})")
 
 
 class _NoTimer:
