@@ -3,6 +3,7 @@
     .venv/bin/python bench/speed.py [--sequence ../shared/data/sot/val/bag] [--frames 120] [--threads 2] [--mdnet]
     .venv/bin/python bench/speed.py --sequence ../shared/data/sot/val --frames 0      # every frame of every sequence
     .venv/bin/python bench/speed.py --profile [siamfc|mdnet] [--profile-frames 60] [--set key=value ...]
+    python bench/speed.py --device cuda --sequence demo --mdnet     # twintrack on a GPU (bench/gpu_check.sh)
 
 Times update() only (frames decoded beforehand), after a few warm-up frames, and prints fps and the ratio to
 CSRT for SiamFC's inference settings, OpenCV's NanoTrack v2 (when its ONNX files are found: ``--nano-model``,
@@ -13,14 +14,24 @@ and fps is total frames over total time. These machines are noisy: read the rati
 ``--profile`` instead tracks with SiamFC and/or MDNet (both when none is named), reading each frame from disk, and
 prints where the time goes: ms per stage for init() and per update() (mean over the frames after warm-up), from a
 StageTimer attached to the tracker. ``--set`` overrides apply to the profiled tracker(s) (and to MDNet's rows).
+
+``--device`` (default cpu) runs SiamFC and MDNet there (OpenCV's trackers stay on the CPU); on CUDA every update()
+ends in a device-to-host copy of its scores, so the times include the GPU's work. ``--sequence demo`` (or a video
+file with a ``.json`` beside it holding ``init_box``) times the clip shipped for ``twintrack demo``, decoded into
+memory first: what a machine without ../shared has.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+
+import cv2
 
 import numpy as np
 import torch
@@ -44,6 +55,44 @@ VARIANTS = {
     "siamfc search3, precision auto": PAPER,
     "siamfc [default: preset scale_mode, precision auto]": {},
 }
+
+
+@dataclass(frozen=True)
+class MemorySequence:
+    """A video decoded into memory: ``frames`` holds RGB arrays, not paths; ground truth is the first box only."""
+
+    name: str
+    frames: tuple
+    ground_truth: np.ndarray
+
+
+def load_sequences(spec: str) -> list:
+    """``demo`` (the clip shipped for ``twintrack demo``), a video file with ``<stem>.json`` holding ``init_box``,
+    or a sequence folder / folder of them (EvalSequence, frames as paths)."""
+    demo = resources.files("twintrack.tracker").joinpath("demo", "demo_clip.mp4")
+    path = Path(str(demo)) if spec == "demo" else Path(spec)
+    if path.is_dir():
+        return load_folder_sequences(path)
+    meta_path = path.with_suffix(".json")
+    if not path.is_file() or not meta_path.is_file():
+        raise UserError(f"--sequence '{spec}': not a sequence folder, nor a video with {meta_path.name} beside it")
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    capture.release()
+    if not frames:
+        raise UserError(f"--sequence '{spec}': no frames could be decoded")
+    init_box = np.asarray(json.loads(meta_path.read_text())["init_box"], dtype=np.float64)
+    return [MemorySequence(path.stem, tuple(frames), init_box[None])]
+
+
+def read_frame(item) -> np.ndarray:
+    """A frame from a path (decoded here) or one already in memory."""
+    return item if isinstance(item, np.ndarray) else read_image(item)
 
 
 def time_tracker(tracker, frames, init_box, warmup: int = 3) -> tuple[int, float]:
@@ -81,19 +130,19 @@ MDNET_STAGES = {
 }
 
 
-def profile(name: str, sequence, n_frames: int, warmup: int, overrides: dict, weights=None) -> None:
+def profile(name: str, sequence, n_frames: int, warmup: int, overrides: dict, weights=None, device="cpu") -> None:
     """Where a tracker's time goes: a table of ms per stage, init() and mean per update()."""
     stages = SIAMFC_STAGES if name == "siamfc" else MDNET_STAGES
     paths = sequence.frames[:n_frames]
-    tracker = create_tracker(name, weights=weights, device="cpu", seed=0, **overrides)
+    tracker = create_tracker(name, weights=weights, device=device, seed=0, **overrides)
     timer = StageTimer(tracker.device)
     tracker.timer = timer
 
     def read(path):
         with timer.stage("frame read"):
-            return read_image(path)
+            return read_frame(path)
 
-    tracker.init(read_image(paths[0]), sequence.ground_truth[0])  # warm-up: a process's first init pays set-up
+    tracker.init(read_frame(paths[0]), sequence.ground_truth[0])  # warm-up: a process's first init pays set-up
     timer.reset()
     start = time.perf_counter()
     tracker.init(read(paths[0]), sequence.ground_truth[0])
@@ -114,6 +163,8 @@ def profile(name: str, sequence, n_frames: int, warmup: int, overrides: dict, we
     engine = getattr(tracker, "backbone_engine", None)
     if engine is not None:
         settings["running"] = engine.precision
+    if tracker.device.type != "cpu":
+        settings["device"] = str(tracker.device)
     print(f"\n{name} stage times ({', '.join(f'{k}: {v}' for k, v in settings.items())}), {n} updates after "
           f"{warmup} warm-up frames" + (f" (long-term updates every {tracker.config.long_interval} frames are "
                                         "included in the mean)" if name == "mdnet" else "") + "\n")
@@ -149,7 +200,8 @@ def contenders(args, overrides: dict):
     """(label, tracker factory, frame limit or None) for every row between the two CSRT runs."""
     rows = []
     for label, variant in {} if args.no_siamfc else VARIANTS.items():
-        rows.append((label, lambda v=variant: create_tracker("siamfc", weights=args.weights, device="cpu", **v), None))
+        rows.append((label, lambda v=variant: create_tracker("siamfc", weights=args.weights, device=args.device, **v),
+                     None))
     nano = nano_model(args.nano_model)
     if nano is not None:
         rows.append(("OpenCV NanoTrack v2", lambda: OpenCVTracker("nano", model=nano), None))
@@ -161,14 +213,18 @@ def contenders(args, overrides: dict):
             (f"mdnet (per-crop 107x107), first {args.mdnet_frames} frames", {"feature_path": "crop"},
              args.mdnet_frames),
         ):
-            rows.append((label, lambda v=variant: create_tracker("mdnet", weights=args.mdnet_weights, device="cpu",
-                                                                 seed=0, **{**overrides, **v}), limit))
+            rows.append((label, lambda v=variant: create_tracker("mdnet", weights=args.mdnet_weights,
+                                                                 device=args.device, seed=0, **{**overrides, **v}),
+                         limit))
     return rows
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sequence", default=str(DEFAULT_SEQUENCE), help="a sequence folder or a folder of them")
+    parser.add_argument("--sequence", default=str(DEFAULT_SEQUENCE),
+                        help="a sequence folder or a folder of them; 'demo' (the shipped demo clip) or a video file "
+                        "with <stem>.json holding init_box, decoded into memory first")
+    parser.add_argument("--device", default="cpu", help="device of SiamFC and MDNet: cpu (default), cuda, cuda:N")
     parser.add_argument("--weights", help="SiamFC weights (default: shipped)")
     parser.add_argument("--mdnet-weights", help="MDNet weights (default: shipped)")
     parser.add_argument("--nano-model", help="NanoTrack v2: BACKBONE.onnx,HEAD.onnx or their folder "
@@ -178,6 +234,7 @@ def main(argv=None) -> int:
     parser.add_argument("--mdnet", action="store_true", help="also time MDNet (RoIAlign and per-crop paths)")
     parser.add_argument("--mdnet-frames", type=int, default=40, help="frames for the (slow) per-crop MDNet row")
     parser.add_argument("--no-siamfc", action="store_true", help="skip the SiamFC rows")
+    parser.add_argument("--no-csrt", action="store_true", help="skip the CSRT rows (fps only, no ratio)")
     parser.add_argument("--profile", nargs="*", choices=("siamfc", "mdnet"),
                         help="only print time per stage of these trackers (both when none is named)")
     parser.add_argument("--profile-frames", type=int, default=60)
@@ -185,21 +242,26 @@ def main(argv=None) -> int:
                         help="config overrides for the profiled tracker(s) and MDNet's rows")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    sequences = load_folder_sequences(args.sequence)
+    sequences = load_sequences(args.sequence)
     overrides = parse_overrides(args.set)
     if args.profile is not None:
-        print(f"{sequences[0].name}, torch threads {args.threads}, torch {torch.__version__}")
+        print(f"{sequences[0].name}, torch threads {args.threads}, torch {torch.__version__}{device_note(args)}")
         for name in args.profile or ("siamfc", "mdnet"):
             profile(name, sequences[0], args.profile_frames, warmup=3, overrides=overrides,
-                    weights=args.weights if name == "siamfc" else args.mdnet_weights)
+                    weights=args.weights if name == "siamfc" else args.mdnet_weights, device=args.device)
         return 0
     rows = contenders(args, overrides)
     csrt = lambda: OpenCVTracker("csrt")  # noqa: E731
-    rows = [("OpenCV CSRT", csrt, None), *rows, ("OpenCV CSRT (again)", csrt, None)]
+    # CSRT is in OpenCV's contrib build only (a GPU machine may have the plain headless one): without it, fps alone.
+    with_csrt = hasattr(cv2, "TrackerCSRT") and not args.no_csrt
+    if with_csrt:
+        rows = [("OpenCV CSRT", csrt, None), *rows, ("OpenCV CSRT (again)", csrt, None)]
+    else:
+        print("OpenCV CSRT rows skipped" + ("" if args.no_csrt else " (this OpenCV build has no TrackerCSRT)"))
     totals = {label: [0, 0.0] for label, _, _ in rows}
     frame_count = 0
     for sequence in sequences:
-        frames = [read_image(p) for p in sequence.frames[: args.frames or None]]
+        frames = [read_frame(p) for p in sequence.frames[: args.frames or None]]
         if len(frames) < 5:
             continue
         frame_count += len(frames)
@@ -210,14 +272,23 @@ def main(argv=None) -> int:
             totals[label][0] += count
             totals[label][1] += seconds
     fps = {label: count / seconds for label, (count, seconds) in totals.items()}
-    csrt_fps = float(np.mean([fps["OpenCV CSRT"], fps["OpenCV CSRT (again)"]]))
+    csrt_fps = float(np.mean([fps["OpenCV CSRT"], fps["OpenCV CSRT (again)"]])) if with_csrt else None
     names = sequences[0].name if len(sequences) == 1 else f"{len(sequences)} sequences of {args.sequence}"
-    print(f"{names}: {frame_count} frames, torch threads {args.threads}, torch {torch.__version__}\n")
+    print(f"{names}: {frame_count} frames, torch threads {args.threads}, torch {torch.__version__}"
+          f"{device_note(args)}\n")
     print("| tracker | fps | ratio to CSRT |")
     print("|---|---|---|")
     for label, value in fps.items():
-        print(f"| {label} | {value:.1f} | {value / csrt_fps:.2f}x |")
+        print(f"| {label} | {value:.1f} | " + (f"{value / csrt_fps:.2f}x |" if csrt_fps else "n/a |"))
     return 0
+
+
+def device_note(args) -> str:
+    """``, device cuda (NVIDIA H100 ...)`` off the CPU, else nothing (the CPU tables keep their heading)."""
+    if args.device == "cpu":
+        return ""
+    name = torch.cuda.get_device_name(torch.device(args.device)) if args.device.startswith("cuda") else args.device
+    return f", device {args.device} ({name}) for SiamFC and MDNet"
 
 
 if __name__ == "__main__":
