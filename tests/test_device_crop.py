@@ -85,6 +85,8 @@ def test_many_crops_in_one_call_equal_one_by_one_with_per_crop_colours():
         expected = crop_and_resize(image, centres[n], sides[n], 48, colours[n]).astype(np.float32)
         assert np.abs(batch[n].permute(1, 2, 0).numpy() - expected).max() < 1.5
     assert crop_resize(frame, np.zeros((0, 2)), np.zeros(0), 48, colours[0]).shape == (0, 3, 48, 48)
+    grey = crop_resize(frame, [(-100.0, -100.0)], [20.0], 8, 77)  # one value pads every channel, as in cv2's helper
+    assert torch.equal(grey, torch.full((1, 3, 8, 8), 77.0))
 
 
 def test_a_crop_of_the_frame_itself_is_the_frame():

@@ -43,7 +43,7 @@ def crop_resize(frame: torch.Tensor, centres, sides, out_size: int | tuple[int, 
 
     ``frame``: (1, 3, H, W) float32 from ``upload_frame``. ``centres``: (N, 2) x, y in frame pixels. ``sides``:
     (N,) square sides or (N, 2) widths and heights, in frame pixels. ``out_size``: a side or (w, h). ``padding``:
-    the colour outside the frame, (3,) for every crop or (N, 3) one per crop. Crop n equals
+    the colour outside the frame: one grey value, (3,) for every crop or (N, 3) one per crop. Crop n equals
     ``crop_and_resize(frame, centres[n], sides[n], out_size, padding)`` up to cv2's rounding.
     """
     out_w, out_h = (out_size, out_size) if np.isscalar(out_size) else out_size
@@ -58,7 +58,8 @@ def crop_resize(frame: torch.Tensor, centres, sides, out_size: int | tuple[int, 
     height, width = frame.shape[-2:]
     gx, wx = _axis(centres[:, 0], sides[:, 0], out_w, width)
     gy, wy = _axis(centres[:, 1], sides[:, 1], out_h, height)
-    colour = np.broadcast_to(np.asarray(padding, dtype=np.float64).reshape(-1, 3), (count, 3))
+    colour = np.asarray(padding, dtype=np.float64)
+    colour = np.broadcast_to(np.repeat(colour, 3) if colour.size == 1 else colour.reshape(-1, 3), (count, 3))
     # Everything the device needs in one small upload: positions, in-frame weights and colours per crop.
     packed = np.concatenate([gx, wx, gy, wy, colour], axis=1).astype(np.float32)
     params = torch.from_numpy(packed).to(frame.device)
