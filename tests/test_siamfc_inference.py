@@ -133,6 +133,7 @@ def test_distractor_cells_are_the_local_maxima_above_the_threshold_outside_the_t
     response = np.full((17, 17), bias - 1.0, dtype=np.float32)
     response[8, 8] = bias + 10  # the target
     response[8, 10] = bias + 9  # a local maximum on the target: not a look-alike
+    response[3, 8] = bias + 9  # nor one whose window holds the target's centre (5 cells above it)
     response[1, 1] = bias + 6  # look-alikes, highest first
     response[15, 2] = bias + 8
     response[14, 2] = bias + 7  # not a local maximum (its neighbour is higher)
@@ -268,6 +269,7 @@ def test_the_wider_search_finds_a_target_that_jumped_out_of_the_normal_region():
     ("distractor_weight", -0.1), ("distractor_threshold", 0.0), ("distractor_threshold", 1.5), ("distractor_lr", 0.0),
     ("distractor_max", 0), ("template_lr", -0.1), ("template_lr", 1.1), ("template_weight", 0.0),
     ("template_min_score", 1.2), ("lost_search_scale", 0.8), ("lost_window_influence", 2.0),
+    ("lost_search_mode", "replace"), ("lost_wide_min_score", 0.4),
 ])
 def test_out_of_range_option_values_are_config_errors(key, value):
     with pytest.raises(UserError, match=key):
@@ -286,3 +288,56 @@ def test_the_fp32_conv_layers_are_freed_and_multitracker_runs_the_options():
         results = multi.update(frame)
     assert float(iou(np.array(results[first].box), truth[-1])) > 0.5
     assert float(iou(np.array(results[second].box), np.array([87, 77, 36, 36]))) > 0.5
+
+
+@pytest.mark.parametrize("mode", ["pyramid", "search3"])
+@pytest.mark.parametrize("zoom", [1.5, 2.0])
+def test_searching_both_regions_while_lost_keeps_the_normal_result_unless_only_the_wider_one_finds_the_target(
+        mode, zoom):
+    # Measured (shipped weights): at 1.5 the wider region never finds anything while the target is gone (the
+    # normal result is kept on every lost frame); at 2.0 it takes noise for the target on the first lost frame (the
+    # zoomed-out exemplar's score is less well calibrated).
+    from test_siamfc_lost import target_removed_clip
+
+    frames, truth = target_removed_clip()
+    options = SEARCH3 if mode == "search3" else {}
+    both = twintrack.create_tracker("siamfc", device="cpu", lost_search_scale=zoom, lost_search_mode="both",
+                                    **options)
+    normal = twintrack.create_tracker("siamfc", device="cpu", **options)
+    both.init(frames[0], truth[0])
+    normal.init(frames[0], truth[0])
+    k = len(normal.search_regions())
+    kept_normal, took_wide = 0, False
+    for frame in frames[1:]:
+        regions = both.search_regions()
+        searched_both = both.wide
+        if searched_both:  # the normal regions first, then the same at zoom x the side
+            assert len(regions) == 2 * k
+            np.testing.assert_allclose(regions[:k], normal.search_regions())
+            np.testing.assert_allclose(regions[k:, 2], zoom * regions[:k, 2])
+        else:
+            np.testing.assert_array_equal(regions, normal.search_regions())
+        got, expected = both.update(frame), normal.update(frame)
+        if both.used_wide:
+            assert searched_both and got.score >= both.config.lost_wide_min_score and expected.score < 0.5
+            took_wide = True
+            break  # from here the two trackers are in different places
+        np.testing.assert_array_equal(got.box, expected.box)
+        assert got.score == expected.score
+        kept_normal += searched_both
+    if zoom == 1.5:
+        assert kept_normal >= 5 and not took_wide
+    else:
+        assert took_wide
+
+
+def test_a_wide_score_bar_no_frame_reaches_leaves_the_normal_search_s_boxes():
+    from test_siamfc_lost import target_removed_clip
+
+    frames, truth = target_removed_clip()
+    _, expected = run(frames, truth[0])
+    tracker, got = run(frames, truth[0], lost_search_scale=2.0, lost_search_mode="both", lost_wide_min_score=1.0)
+    assert sum(r.lost for r in got) >= 5
+    for a, b in zip(expected, got):
+        np.testing.assert_array_equal(a.box, b.box)
+        assert a.score == b.score

@@ -78,9 +78,13 @@ class SiamFCConfig:
     template_min_score: float
     # While lost, the next search region is lost_search_scale x larger at the same crop size (coarser), matched
     # against a first-frame exemplar zoomed out by the same factor; lost_window_influence (-1 = window_influence)
-    # there. 1 = off.
+    # there. 1 = off. lost_search_mode: wide = the wider region instead of the normal one; both = both regions
+    # (two backbone passes while lost), the wider one taken only where it finds the target and the normal does not.
     lost_search_scale: float
     lost_window_influence: float
+    lost_search_mode: str
+    # both: the wider region's score needed to take it (its exemplar is zoomed out; the score was fitted at 1x).
+    lost_wide_min_score: float
 
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):

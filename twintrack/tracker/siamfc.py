@@ -31,7 +31,10 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
 - ``lost_search_scale``: while lost, the next search region is that much larger at the same crop size (so
   MultiTracker's batching is unchanged), matched against first-frame exemplars zoomed out by the same factor
   (SiamRPN++'s long-term variant searches a larger region while lost the same way: Li et al. 2019, pysot's
-  siamrpnlt_tracker), with ``lost_window_influence``.
+  siamrpnlt_tracker), with ``lost_window_influence``. ``lost_search_mode: both`` searches the normal region too
+  (a second backbone pass while lost) and takes the wider one only where the normal one does not find the target
+  and the wider one scores at least ``lost_wide_min_score`` (the score was calibrated at the normal scale: the
+  zoomed-out exemplar's is less sure).
 
 The correlation is linear in the template, so both response terms go into one extra template
 (``template_weight * z_t - distractor_weight * d``): one 11 x 11 correlation per frame (a fifth of the pyramid's).
@@ -89,7 +92,8 @@ class SiamFCTracker:
         self.scale_penalties[half] = 1.0
         self.head_bias = float(self.net.head.bias)
         self.exemplar_feat = None
-        self.wide = False  # this frame's search region is the wider one (lost_search_scale, while lost)
+        self.wide = False  # this frame's search covers the wider region (lost_search_scale, while lost)
+        self.used_wide = False
         _check_options(config)
         # The engine holds what it runs (its own inference copy, or the int8 ONNX model): the tracker's fp32 conv
         # layers are never read again. Free them (issue 10); the head (correlation) stays.
@@ -162,11 +166,15 @@ class SiamFCTracker:
         if self.exemplar_feat is None:
             raise RuntimeError("call init(frame, box) before update(frame)")
         factors = self.scale_factors if self.config.scale_mode == "search3" else np.ones(1)
-        side = self.search_side * (self.config.lost_search_scale if self.wide else 1.0)
-        return np.array([[self.center[0], self.center[1], side * f] for f in factors])
+        zooms = [1.0]
+        if self.wide:  # while lost: the wider region instead of the normal one, or after it (lost_search_mode both)
+            zooms = [1.0, self.config.lost_search_scale] if self.config.lost_search_mode == "both" else \
+                [self.config.lost_search_scale]
+        return np.array([[self.center[0], self.center[1], self.search_side * z * f] for z in zooms for f in factors])
 
     def search_crop(self, frame) -> np.ndarray:
-        """This frame's search crop(s) as a (k, H, W, 3) uint8 array: k = 1 (pyramid) or scale_num (search3)."""
+        """This frame's search crop(s) as a (k, H, W, 3) uint8 array: k = 1 (pyramid) or scale_num (search3), twice
+        that while lost with ``lost_search_mode: both`` (the normal regions, then the wider ones)."""
         regions = self.search_regions()
         frame = check_frame(frame)
         size = self.config.search_size
@@ -192,23 +200,38 @@ class SiamFCTracker:
             raise RuntimeError("call init(frame, box) before update(frame)")
         cfg = self.config
         frame_h, frame_w = np.shape(frame)[:2]
-        responses = self._responses(search_feat)
-        best = self._best_scale(responses)
+        wide = self.wide
+        if wide and cfg.lost_search_mode == "both":
+            # Normal and wider region: the wider one is taken only where it finds the target and the normal one
+            # does not, so this frame's result is the normal search's otherwise.
+            half = len(search_feat) // 2
+            search_feat, wide_feat = search_feat[:half], search_feat[half:]
+            wide_responses = self._responses(wide_feat, wide=True)
+            wide_best = self._best_scale(wide_responses)
+            wide = False
+            responses = self._responses(search_feat, wide=False)
+            best = self._best_scale(responses)
+            if self.score(self.score_features(responses[best], wide=False)) < 0.5 and self.score(
+                    self.score_features(wide_responses[wide_best], wide=True)) >= cfg.lost_wide_min_score:
+                search_feat, responses, best, wide = wide_feat, wide_responses, wide_best, True
+        else:
+            responses = self._responses(search_feat)
+            best = self._best_scale(responses)
         # The options' response terms (template, look-alikes) hold features at the normal search scale.
-        adjust = self.extra_template is not None and not self.wide
+        adjust = self.extra_template is not None and not wide
         feat = search_feat[best if cfg.scale_mode == "search3" else 0][None]
         located = self._adjusted(responses[best], feat) if adjust else responses[best]
 
         with self._stage("peak"):
             influence = cfg.window_influence
-            if self.wide and cfg.lost_window_influence >= 0:
+            if wide and cfg.lost_window_influence >= 0:
                 influence = cfg.lost_window_influence
             row, col = self._peak(located, influence)
 
         # The score reads the first frame's exemplar's response, as it was calibrated.
-        score = self.score(self.score_features(responses[best]))
+        score = self.score(self.score_features(responses[best], wide=wide))
         self.lost = score < 0.5
-        zoom = cfg.lost_search_scale if self.wide else 1.0
+        zoom = cfg.lost_search_scale if wide else 1.0
         # While lost, the peak is not the target: the size stays (a background peak would grow or shrink it
         # without bound), and with while_lost=hold_box the centre too, so the search waits where the target was.
         if not (self.lost and cfg.while_lost == "hold_box"):
@@ -218,25 +241,27 @@ class SiamFCTracker:
             disp_frame = disp_response * cfg.total_stride / cfg.response_up * search_side / cfg.search_size
             # Keep the centre on the image so a target that leaves it is searched for at the border it crossed.
             self.center = np.clip(self.center + disp_frame, [0, 0], [frame_w, frame_h])
-        learn = not self.lost and not self.wide and (self.template is not None or self.distractor is not None)
+        learn = not self.lost and not wide and (self.template is not None or self.distractor is not None)
         if learn:
             # Before the scale update: the search crop's geometry is this frame's.
             self._learn(responses[best], feat, row, col, score)
         if not self.lost:
             self._update_scale(float(self.scale_factors[best]))
+        self.used_wide = wide  # this frame's result came from the wider region
         self.wide = self.lost and cfg.lost_search_scale != 1
 
         box = cxcywh_to_xywh(np.concatenate([self.center, self.target_size]))
         return TrackResult(box=clip_box(box, frame_w, frame_h), score=score, lost=self.lost)
 
     # -------------------------------------------------------------------------------------- lost-target score
-    def score_features(self, response: np.ndarray) -> np.ndarray:
+    def score_features(self, response: np.ndarray, wide: bool | None = None) -> np.ndarray:
         """What the lost-target score reads from one coarse response map (logits): its peak, the peak's raw
         correlation relative to the first frame's (1: as similar as the exemplar to itself), and the peak-to-
-        sidelobe ratio (how much the peak stands out from the rest of the map)."""
+        sidelobe ratio (how much the peak stands out from the rest of the map). ``wide``: the response is the wider
+        search's (lost_search_scale), compared with its own first-frame peak (default: this frame's search)."""
         peak = float(response.max())
         bias = self.head_bias
-        self_peak = self.wide_self_peak if self.wide else self.self_peak
+        self_peak = self.wide_self_peak if (self.wide if wide is None else wide) else self.self_peak
         ratio = (peak - bias) / (self_peak - bias) if self_peak is not None else 1.0
         row, col = np.unravel_index(int(np.argmax(response)), response.shape)
         sidelobe = np.ones(response.shape, dtype=bool)
@@ -252,9 +277,9 @@ class SiamFCTracker:
         return float(1 / (1 + np.exp(-logit)))
 
     # ------------------------------------------------------------------------------------------------ helpers
-    def _responses(self, search_feat: torch.Tensor) -> np.ndarray:
+    def _responses(self, search_feat: torch.Tensor, wide: bool | None = None) -> np.ndarray:
         """Coarse response maps (logits), (k, 17, 17) float32: one per exemplar scale or per search scale."""
-        exemplars = self.wide_exemplar_feat if self.wide else self.exemplar_feat
+        exemplars = self.wide_exemplar_feat if (self.wide if wide is None else wide) else self.exemplar_feat
         with self._stage("correlation"), torch.inference_mode():
             logits = self.net.head.all_pairs(exemplars, search_feat)
             return logits.reshape(-1, self.response_size, self.response_size).float().cpu().numpy()
@@ -285,8 +310,8 @@ class SiamFCTracker:
 
     def distractor_cells(self, response: np.ndarray, cell_row: int, cell_col: int) -> list[tuple[int, int, float]]:
         """Look-alike peaks of a coarse response: ``(row, col, weight)`` of local maxima (3 x 3) whose logit above
-        the head bias is over distractor_threshold x the map's peak's, outside the target's extent around
-        (cell_row, cell_col), highest first, at most distractor_max; weight = the logit above the bias."""
+        the head bias is over distractor_threshold x the map's peak's, outside the target around (cell_row,
+        cell_col), highest first, at most distractor_max; weight = the logit above the bias."""
         cfg = self.config
         above = response - self.head_bias
         top = float(above.max())
@@ -297,10 +322,14 @@ class SiamFCTracker:
         neighbours = np.stack([padded[1 + dr : 1 + dr + n_r, 1 + dc : 1 + dc + n_c]
                                for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc])
         candidate = (above >= neighbours.max(axis=0)) & (above > cfg.distractor_threshold * top)
-        # The target's half extent in response cells (the search crop shows it at search_size / search_side).
+        # Outside the target: beyond its half extent in response cells (the search crop shows it at search_size /
+        # search_side) and beyond half an exemplar window, so that a look-alike's window does not hold the target's
+        # centre (subtracting it would push the response down on the target itself).
         half = self.target_size * cfg.search_size / self.search_side / cfg.total_stride / 2
+        half_window = np.array(self.exemplar_feat.shape[-1:-3:-1]) // 2  # (x, y)
+        reach = np.maximum(half, half_window)
         rows, cols = np.mgrid[0:n_r, 0:n_c]
-        on_target = (np.abs(cols - cell_col) <= max(half[0], 2)) & (np.abs(rows - cell_row) <= max(half[1], 2))
+        on_target = (np.abs(cols - cell_col) <= reach[0]) & (np.abs(rows - cell_row) <= reach[1])
         found = [(int(r), int(c), float(above[r, c])) for r, c in zip(*np.nonzero(candidate & ~on_target))]
         return sorted(found, key=lambda item: -item[2])[: cfg.distractor_max]
 
@@ -383,11 +412,14 @@ def _check_options(cfg: SiamFCConfig) -> None:
         "template_min_score": 0 <= cfg.template_min_score <= 1,
         "lost_search_scale": cfg.lost_search_scale >= 1,
         "lost_window_influence": cfg.lost_window_influence == -1 or 0 <= cfg.lost_window_influence <= 1,
+        "lost_search_mode": cfg.lost_search_mode in ("wide", "both"),
+        "lost_wide_min_score": 0.5 <= cfg.lost_wide_min_score <= 1,
     }
     ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
               "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
               "template_min_score": "in [0, 1]", "lost_search_scale": ">= 1",
-              "lost_window_influence": "-1 (= window_influence) or in [0, 1]"}
+              "lost_window_influence": "-1 (= window_influence) or in [0, 1]", "lost_search_mode": "wide or both",
+              "lost_wide_min_score": "in [0.5, 1]"}
     for key, ok in checks.items():
         if not ok:
             raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(cfg, key)!r})")
