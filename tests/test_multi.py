@@ -147,3 +147,41 @@ def test_mdnet_runs_one_tracker_per_object_and_seeds_object_one_like_a_single_tr
     single.init(frames[0], boxes_a[0])
     for frame in frames[1:]:
         np.testing.assert_allclose(multi.update(frame)[a].box, single.update(frame).box, atol=1e-4)
+
+
+def test_device_crops_cut_every_object_in_one_call_and_track_as_cv2_crops(monkeypatch):
+    """The path MultiTracker takes off the CPU (frame uploaded once, all objects' crops in one grid_sample), run
+    here on CPU tensors: one crop call per frame for both objects, and the boxes of cv2's crops within a pixel."""
+    frames, boxes_a, boxes_b = two_target_clip()
+    reference = MultiTracker("siamfc", device="cpu")
+    for box in (boxes_a[0], boxes_b[0]):
+        reference.add(frames[0], box)
+    expected = [reference.update(frame) for frame in frames[1:]]
+
+    calls = []
+    real_crop = multi_module.crop_resize
+    monkeypatch.setattr(multi_module, "crop_resize", lambda *args: calls.append(len(args[1])) or real_crop(*args))
+    multi = MultiTracker("siamfc", device="cpu")
+    multi.device_crops = True
+    for box in (boxes_a[0], boxes_b[0]):
+        multi.add(frames[0], box)
+    for frame, want in zip(frames[1:], expected):
+        got = multi.update(frame)
+        for object_id in want:
+            np.testing.assert_allclose(got[object_id].box, want[object_id].box, atol=1.0)
+    assert calls == [2] * (len(frames) - 1)  # one call per frame, one crop per object (pyramid mode)
+
+
+@pytest.mark.gpu
+def test_multitracker_on_cuda_cuts_crops_on_the_device():
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    frames, boxes_a, boxes_b = two_target_clip()
+    multi = MultiTracker("siamfc", device="cuda")
+    assert multi.device_crops
+    a, b = multi.add(frames[0], boxes_a[0]), multi.add(frames[0], boxes_b[0])
+    tracked = [multi.update(frame) for frame in frames[1:]]
+    assert iou(np.array([r[a].box for r in tracked]), boxes_a[1:]).mean() > 0.6
+    assert iou(np.array([r[b].box for r in tracked]), boxes_b[1:]).mean() > 0.6

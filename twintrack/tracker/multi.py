@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from twintrack.errors import UserError
 from twintrack.geometry import crop_and_resize
 from twintrack.tracker.base import TrackResult, check_frame
+from twintrack.tracker.device_crop import crop_resize, upload_frame
 
 # VGG-M conv1-3 (conv 7/2, pool 3/2, conv 5/2, conv 3/1): feature cell k sees input pixels 8k .. 8k + 42, centred
 # on pixel 8k + 21.
@@ -67,6 +68,10 @@ class MultiTracker:
         self._prototype = build(seed)
         self.batched = is_batchable(self._prototype)
         self._prototype_unused = not self.batched
+        # Off the CPU, batched objects' crops are cut on the device from one upload of the frame (settable, so
+        # that tests can run that path on CPU tensors).
+        device = getattr(self._prototype, "device", None)
+        self.device_crops = self.batched and device is not None and device.type != "cpu"
         self._objects: dict[int, object] = {}
         self._next_id = 1
 
@@ -137,9 +142,12 @@ class MultiTracker:
                 for (i, j, _), window in zip(group, windows):
                     features[i][j] = window
             need_crops = {i for i, object_features in enumerate(features) if any(f is None for f in object_features)}
-        crops = {i: trackers[i].search_crop(frame) for i in sorted(need_crops)}
+        crops = self._search_crops(frame, trackers, sorted(need_crops))
         if crops:
-            embedded = self._prototype.embed(np.concatenate(list(crops.values())))
+            parts = list(crops.values())
+            # Off the CPU SiamFC's crops are tensors on the device (cut there from the frame), arrays on the CPU.
+            embedded = self._prototype.embed(torch.cat(parts) if isinstance(parts[0], torch.Tensor)
+                                             else np.concatenate(parts))
             start = 0
             for i, object_crops in crops.items():
                 stop = start + len(object_crops)
@@ -157,6 +165,23 @@ class MultiTracker:
             results[object_id] = tracker.locate(frame, object_features)
         return results
 
+    def _search_crops(self, frame: np.ndarray, trackers: list, indices: list[int]) -> dict:
+        """Object index -> its search crop(s). On the CPU each tracker cuts its own (cv2). Off the CPU the frame is
+        uploaded once and every object's crops are cut in one ``grid_sample`` call (tracker/device_crop.py): one
+        transfer per frame instead of one per object."""
+        if not self.device_crops or not indices:
+            return {i: trackers[i].search_crop(frame) for i in indices}
+        regions = [np.asarray(trackers[i].search_regions(), dtype=np.float64).reshape(-1, 3) for i in indices]
+        colours = np.concatenate([np.repeat(np.reshape(trackers[i].avg_color, (1, 3)), len(r), axis=0)
+                                  for i, r in zip(indices, regions)])
+        flat = np.concatenate(regions)
+        size = self._prototype.config.search_size
+        crops = crop_resize(upload_frame(frame, self._prototype.device), flat[:, :2], flat[:, 2], size, colours)
+        out, start = {}, 0
+        for i, r in zip(indices, regions):
+            out[i] = crops[start : start + len(r)]
+            start += len(r)
+        return out
 
 # ---------------------------------------------------------------------------------------- shared feature map
 def search_regions(tracker) -> np.ndarray | None:
