@@ -72,7 +72,8 @@ def test_tracker_features_equal_the_plain_computation():
     """The tracker's region pass (BN folded, channels_last, embedding_bag RoIAlign, bin-major features into a
     reordered fc4, one fc4 for all boxes) against the unfolded NCHW network with torchvision's RoIAlign and the
     head's own fc4, box by box."""
-    config = load_config("mdnet", {**SMALL, "precision": "fp32"})  # fp32 here; bf16 is compared below
+    # fp32 conv pass and fc4 here (fc4_int8 is compared in test_mdnet_robust.py); bf16 is compared below
+    config = load_config("mdnet", {**SMALL, "precision": "fp32", "fc4_int8": False})
     tracker = MDNetTracker(make_net(0), config, torch.device("cpu"), seed=0)
     plain = make_net(0).eval()
     rng = np.random.default_rng(0)
