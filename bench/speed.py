@@ -53,6 +53,7 @@ VARIANTS = {
     "siamfc search3 fp32 (the paper: 3 crops, 3 backbone passes)": {**PAPER, "precision": "fp32"},
     "siamfc pyramid fp32 (1 search crop, 1 backbone pass)": {"scale_mode": "pyramid", "precision": "fp32"},
     "siamfc search3, precision auto": PAPER,
+    "siamfc search3, scale every 2nd frame, precision auto": {**PAPER, "scale_interval": 2},
     "siamfc [default: preset scale_mode, precision auto]": {},
 }
 

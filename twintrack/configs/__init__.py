@@ -51,6 +51,9 @@ class SiamFCConfig:
     # pyramid: one search crop per frame against exemplars at scale_num scales; search3: the paper's scale_num
     # search crops per frame (scale_num backbone passes). See tracker/siamfc.py.
     scale_mode: str
+    # search3: estimate the scale (scale_num crops) on every N-th frame only; the frames between search the
+    # middle scale alone (one crop). 1 = every frame (the paper).
+    scale_interval: int
     # pyramid: compare exemplar scales by their peaks relative to each one's peak on the first frame (zoomed).
     pyramid_norm: bool
     # Lost-target score = sigmoid(score_bias + score_peak * peak logit + score_ratio * peak correlation relative
@@ -89,6 +92,8 @@ class SiamFCConfig:
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):
             raise UserError(f"config key 'scale_mode' needs pyramid or search3 (got {self.scale_mode!r})")
+        if not isinstance(self.scale_interval, int) or self.scale_interval < 1:
+            raise UserError(f"config key 'scale_interval' needs a whole number >= 1 (got {self.scale_interval!r})")
         if self.while_lost not in ("hold_size", "hold_box"):
             raise UserError(f"config key 'while_lost' needs hold_size or hold_box (got {self.while_lost!r})")
 

@@ -125,6 +125,7 @@ class SiamFCTracker:
         # The exemplar's response to its own frame: the yardstick for later peaks (the lost-target score).
         self.lost = False
         self.wide = False
+        self.frames_located = 0  # update() calls since init(): search3 estimates scale on every scale_interval-th
         self.self_peak = None
         self.extra_template = None
         self.scale_norm = np.ones(cfg.scale_num, dtype=np.float32)
@@ -156,6 +157,11 @@ class SiamFCTracker:
         self.distractor_active = False
         self._update_extra_template()
 
+    def _scale_frame(self) -> bool:
+        """Whether this frame's search has a crop per scale (search3 on every scale_interval-th frame)."""
+        cfg = self.config
+        return cfg.scale_mode == "search3" and self.frames_located % cfg.scale_interval == 0
+
     def update(self, frame) -> TrackResult:
         # search_crop() checks and converts the frame; locate() reads only its size.
         return self.locate(frame, self.embed(self.search_crop(frame)))
@@ -166,7 +172,7 @@ class SiamFCTracker:
         is resized to search_size pixels and padded with ``avg_color`` outside the frame."""
         if self.exemplar_feat is None:
             raise RuntimeError("call init(frame, box) before update(frame)")
-        factors = self.scale_factors if self.config.scale_mode == "search3" else np.ones(1)
+        factors = self.scale_factors if self._scale_frame() else np.ones(1)
         zooms = [1.0]
         if self.wide:  # while lost: the wider region instead of the normal one, or after it (lost_search_mode both)
             zooms = [1.0, self.config.lost_search_scale] if self.config.lost_search_mode == "both" else \
@@ -226,6 +232,9 @@ class SiamFCTracker:
         else:
             responses = self._responses(search_feat)
             best = self._best_scale(responses)
+        # The scale change this frame: search3 crops are scale_factors in order; one crop (pyramid's, or search3
+        # between scale frames) is the middle scale, and pyramid's best exemplar gives its factor below.
+        factor = float(self.scale_factors[best]) if (cfg.scale_mode == "pyramid" or len(responses) > 1) else 1.0
         # The options' response terms (template, look-alikes) hold features at the normal search scale.
         adjust = self.extra_template is not None and not wide
         feat = search_feat[best if cfg.scale_mode == "search3" else 0][None]
@@ -245,7 +254,7 @@ class SiamFCTracker:
         # without bound), and with while_lost=hold_box the centre too, so the search waits where the target was.
         if not (self.lost and cfg.while_lost == "hold_box"):
             # Peak displacement: upsampled response -> search crop pixels -> frame pixels.
-            search_side = zoom * self.search_side * (self.scale_factors[best] if cfg.scale_mode == "search3" else 1.0)
+            search_side = zoom * self.search_side * (factor if cfg.scale_mode == "search3" else 1.0)
             disp_response = np.array([col, row], dtype=np.float64) - (self.upscale_size - 1) / 2
             disp_frame = disp_response * cfg.total_stride / cfg.response_up * search_side / cfg.search_size
             # Keep the centre on the image so a target that leaves it is searched for at the border it crossed.
@@ -255,7 +264,8 @@ class SiamFCTracker:
             # Before the scale update: the search crop's geometry is this frame's.
             self._learn(responses[best], feat, row, col, score)
         if not self.lost:
-            self._update_scale(float(self.scale_factors[best]))
+            self._update_scale(factor)
+        self.frames_located += 1
         self.used_wide = wide  # this frame's result came from the wider region
         self.wide = self.lost and cfg.lost_search_scale != 1
 
@@ -400,6 +410,8 @@ class SiamFCTracker:
         return r0 * up + max(lo_r, 0) + int(pr), c0 * up + max(lo_c, 0) + int(pc)
 
     def _best_scale(self, responses: np.ndarray) -> int:
+        if len(responses) == 1:  # one crop, one exemplar: nothing to choose
+            return 0
         peaks = responses.reshape(len(responses), -1).max(axis=1)
         if self.config.scale_mode == "pyramid" and self.config.pyramid_norm:
             peaks = (peaks - self.head_bias) * self.scale_norm
