@@ -17,9 +17,10 @@ def test_siamfc_preset_has_the_papers_values():
     assert isinstance(cfg, SiamFCConfig)
     assert cfg.exemplar_size == 127
     assert cfg.search_size == 255
-    # The one-pass exemplar pyramid's scales (README, SiamFC figures); the paper's 3 x 1.0375 is search3's.
-    assert cfg.scale_num == 5
-    assert cfg.scale_step == pytest.approx(1.025)
+    # The paper's SiamFC-3s: three search crops 1.0375 apart (the one-pass pyramid lost on the second opinion).
+    assert cfg.scale_mode == "search3" and cfg.scale_interval == 1
+    assert cfg.scale_num == 3
+    assert cfg.scale_step == pytest.approx(1.0375)
     assert cfg.scale_penalty == pytest.approx(0.9745)
     assert cfg.scale_lr == pytest.approx(0.59)
     assert cfg.window_influence == pytest.approx(0.176)
@@ -41,7 +42,7 @@ def test_overrides_as_key_value_list():
     assert cfg.scale_num == 7
     assert cfg.fold_bn is False
     # Untouched keys keep the preset's values.
-    assert cfg.scale_step == pytest.approx(1.025)
+    assert cfg.scale_step == pytest.approx(1.0375)
 
 
 def test_overrides_as_dict_and_int_for_float_is_accepted():
@@ -121,7 +122,7 @@ def test_two_loads_with_different_overrides_coexist():
 def test_replace_returns_a_new_checked_config():
     base = load_config("siamfc")
     changed = replace(base, scale_num=7)
-    assert changed.scale_num == 7 and base.scale_num == 5
+    assert changed.scale_num == 7 and base.scale_num == 3
     with pytest.raises(UserError, match="nope"):
         replace(base, nope=1)
 

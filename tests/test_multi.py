@@ -153,7 +153,8 @@ def test_device_crops_cut_every_object_in_one_call_and_track_as_cv2_crops(monkey
     """The path MultiTracker takes off the CPU (frame uploaded once, all objects' crops in one grid_sample), run
     here on CPU tensors: one crop call per frame for both objects, and the boxes of cv2's crops within a pixel."""
     frames, boxes_a, boxes_b = two_target_clip()
-    reference = MultiTracker("siamfc", device="cpu")
+    pyramid = {"scale_mode": "pyramid", "scale_num": 5, "scale_step": 1.025}  # one search crop per object
+    reference = MultiTracker("siamfc", device="cpu", **pyramid)
     for box in (boxes_a[0], boxes_b[0]):
         reference.add(frames[0], box)
     expected = [reference.update(frame) for frame in frames[1:]]
@@ -161,7 +162,7 @@ def test_device_crops_cut_every_object_in_one_call_and_track_as_cv2_crops(monkey
     calls = []
     real_crop = multi_module.crop_resize
     monkeypatch.setattr(multi_module, "crop_resize", lambda *args: calls.append(len(args[1])) or real_crop(*args))
-    multi = MultiTracker("siamfc", device="cpu")
+    multi = MultiTracker("siamfc", device="cpu", **pyramid)
     multi.device_crops = True
     for box in (boxes_a[0], boxes_b[0]):
         multi.add(frames[0], box)

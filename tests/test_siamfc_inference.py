@@ -43,6 +43,8 @@ BEFORE = {
     },
 }
 SEARCH3 = {"scale_mode": "search3", "scale_num": 3, "scale_step": 1.0375}
+# The one-pass exemplar pyramid as it was the preset until 2026-11-27 (BEFORE["pyramid"] was recorded with it).
+PYRAMID = {"scale_mode": "pyramid", "scale_num": 5, "scale_step": 1.025}
 ALL_ON = {"distractor_weight": 0.3, "template_lr": 0.2, "template_min_score": 0.5, "lost_search_scale": 1.6}
 
 
@@ -79,7 +81,7 @@ def lookalike_clip(count=14):
 @pytest.mark.parametrize("mode", ["pyramid", "search3"])
 def test_the_preset_tracks_as_before_the_options(mode):
     frames, truth = clip()
-    _, results = run(frames, truth[0], precision="fp32", **(SEARCH3 if mode == "search3" else {}))
+    _, results = run(frames, truth[0], precision="fp32", **(SEARCH3 if mode == "search3" else PYRAMID))
     np.testing.assert_allclose([r.box for r in results], BEFORE[mode]["boxes"], atol=2e-3)
     np.testing.assert_allclose([r.score for r in results], BEFORE[mode]["scores"], atol=2e-4)
 
@@ -151,7 +153,7 @@ def test_the_distractor_aware_response_subtracts_the_look_alikes_weighted_mean_c
     frames, truth = lookalike_clip()
     alpha = 0.3
     tracker = twintrack.create_tracker("siamfc", device="cpu", precision="fp32", distractor_weight=alpha,
-                                       distractor_lr=1.0)
+                                       distractor_lr=1.0, **PYRAMID)  # one search map: feat is the crop's
     tracker.init(frames[0], truth[0])
     feat = tracker.embed(tracker.search_crop(frames[1]))
     result = tracker.locate(frames[1], feat)
@@ -232,7 +234,7 @@ def test_the_wider_search_region_is_used_only_on_the_frame_after_a_lost_one(mode
     frames, truth = target_removed_clip()
     zoom = 1.7
     tracker = twintrack.create_tracker("siamfc", device="cpu", lost_search_scale=zoom, while_lost="hold_box",
-                                       **(SEARCH3 if mode == "search3" else {}))
+                                       **(SEARCH3 if mode == "search3" else PYRAMID))
     tracker.init(frames[0], truth[0])
     factors = tracker.scale_factors if mode == "search3" else np.ones(1)
     previous_lost, lost_seen, found_again = False, 0, False
@@ -300,7 +302,7 @@ def test_searching_both_regions_while_lost_keeps_the_normal_result_unless_only_t
     from test_siamfc_lost import target_removed_clip
 
     frames, truth = target_removed_clip()
-    options = SEARCH3 if mode == "search3" else {}
+    options = SEARCH3 if mode == "search3" else PYRAMID
     both = twintrack.create_tracker("siamfc", device="cpu", lost_search_scale=zoom, lost_search_mode="both",
                                     **options)
     normal = twintrack.create_tracker("siamfc", device="cpu", **options)
@@ -341,3 +343,28 @@ def test_a_wide_score_bar_no_frame_reaches_leaves_the_normal_search_s_boxes():
     for a, b in zip(expected, got):
         np.testing.assert_array_equal(a.box, b.box)
         assert a.score == b.score
+
+
+def test_search3_with_a_scale_interval_crops_every_scale_only_on_scale_frames():
+    """scale_interval=2: frames 1, 3, 5... (update calls 0, 2, 4...) cut scale_num crops and may change the size;
+    the frames between cut the middle scale alone and keep the size; scale_interval=1 is the paper (every frame)."""
+    frames, boxes = clip()
+    tracker = twintrack.create_tracker("siamfc", device="cpu", precision="fp32", scale_interval=2, **SEARCH3)
+    tracker.init(frames[0], boxes[0])
+    crops, sizes = [], []
+    for frame in frames[1:]:
+        crops.append(len(tracker.search_crop(frame)))
+        before = tracker.target_size.copy()
+        tracker.update(frame)
+        sizes.append(not np.allclose(tracker.target_size, before))
+    assert crops == [3 if k % 2 == 0 else 1 for k in range(len(frames) - 1)]
+    assert not any(changed for k, changed in enumerate(sizes) if k % 2 == 1)
+    assert any(sizes)  # the target shrinks over the clip (BEFORE["search3"]): scale frames do change the size
+    _, every = run(frames, boxes[0], precision="fp32", scale_interval=1, **SEARCH3)
+    np.testing.assert_allclose([r.box for r in every], BEFORE["search3"]["boxes"], atol=1e-3)
+
+
+def test_scale_interval_must_be_a_whole_number_of_frames():
+    for bad in (0, -1, 1.5):
+        with pytest.raises(UserError, match="scale_interval"):
+            load_config("siamfc", {"scale_interval": bad})
