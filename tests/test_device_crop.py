@@ -5,8 +5,7 @@ levels; its fixed-point sample positions added at most 0.001 here) and the devic
 |diff| 0.07-0.35 and max 0.50 grey levels inside the frame, up to 0.84 where taps straddle the frame's edge (cv2 also
 rounds the padding colour); asserted: mean < 0.4, max < 1.5. The CUDA tests (``pytest -m gpu``) compare the same function on CUDA and CPU within 1e-3 and run
 MDNet with device crops on CUDA; on CPU the tracker's device-crop path is switched on by hand and compared with
-its cv2 path. SiamFC's CUDA test skips while its search_crop still cuts with cv2 on CUDA (the wiring is proposed
-to siamfc.py's owner).
+its cv2 path. SiamFC's CUDA test checks its device-cut search crops against cv2's and its boxes against the CPU's.
 """
 
 from __future__ import annotations
@@ -16,10 +15,9 @@ import pytest
 import torch
 
 from conftest import moving_target_clip, smooth_background, textured_patch
+from test_mdnet import SMALL as MDNET_SMALL, make_net
 from twintrack.configs import load_config
 from twintrack.geometry import crop_and_resize, iou
-from twintrack.models import init_weights
-from twintrack.models.mdnet import MDNet
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 from twintrack.tracker.mdnet import MDNetTracker
 
@@ -99,15 +97,7 @@ def test_a_crop_of_the_frame_itself_is_the_frame():
 
 # --------------------------------------------------------------------------------------------- MDNet wiring
 
-SMALL = {"region_size": 191, "n_pos_init": 50, "n_neg_init": 200, "maxiter_init": 10, "n_samples": 64,
-         "batch_neg_cand": 128, "n_bbreg": 100, "maxiter_update": 5, "precision": "fp32"}
-
-
-def make_net() -> MDNet:
-    torch.manual_seed(0)
-    net = MDNet(num_branches=1)
-    init_weights(net)
-    return net
+SMALL = {**MDNET_SMALL, "region_size": 191, "precision": "fp32"}
 
 
 @pytest.fixture(scope="module")
@@ -167,16 +157,13 @@ def test_mdnet_tracks_on_cuda_with_device_crops(feature_path, clip):
 @pytest.mark.gpu
 @needs_cuda
 def test_siamfc_search_crops_on_cuda():
-    """SiamFC with its search crops cut on the device (the wiring proposed for siamfc.py): the crops match cv2's,
-    and tracking matches the CPU's."""
+    """SiamFC with its search crops cut on the device: the crops match cv2's, and tracking matches the CPU's."""
     import twintrack
 
     clip_frames, gt = moving_target_clip(10, (160, 192), 32, (30, 40), (3, 2), background="smooth", seed=4)
     tracker = twintrack.create_tracker("siamfc", device="cuda")
     tracker.init(clip_frames[0], gt[0])
     crops = tracker.search_crop(clip_frames[1])
-    if isinstance(crops, np.ndarray):
-        pytest.skip("SiamFCTracker.search_crop still cuts its crops with cv2 on CUDA")
     assert crops.device.type == "cuda" and crops.shape[1] == 3
     for crop, (cx, cy, side) in zip(crops.cpu(), tracker.search_regions()):
         expected = crop_and_resize(clip_frames[1], (cx, cy), side, crop.shape[-1], tracker.avg_color)

@@ -96,6 +96,28 @@ class SiamFCConfig:
             raise UserError(f"config key 'scale_interval' needs a whole number >= 1 (got {self.scale_interval!r})")
         if self.while_lost not in ("hold_size", "hold_box"):
             raise UserError(f"config key 'while_lost' needs hold_size or hold_box (got {self.while_lost!r})")
+        # The inference-time options' ranges (tracker/siamfc.py, issue 11).
+        checks = {
+            "distractor_weight": self.distractor_weight >= 0,
+            "distractor_threshold": 0 < self.distractor_threshold <= 1,
+            "distractor_lr": 0 < self.distractor_lr <= 1,
+            "distractor_max": self.distractor_max >= 1,
+            "template_lr": 0 <= self.template_lr <= 1,
+            "template_weight": 0 < self.template_weight <= 1,
+            "template_min_score": 0 <= self.template_min_score <= 1,
+            "lost_search_scale": self.lost_search_scale >= 1,
+            "lost_window_influence": self.lost_window_influence == -1 or 0 <= self.lost_window_influence <= 1,
+            "lost_search_mode": self.lost_search_mode in ("wide", "both"),
+            "lost_wide_min_score": 0.5 <= self.lost_wide_min_score <= 1,
+        }
+        ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
+                  "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
+                  "template_min_score": "in [0, 1]", "lost_search_scale": ">= 1",
+                  "lost_window_influence": "-1 (= window_influence) or in [0, 1]", "lost_search_mode": "wide or both",
+                  "lost_wide_min_score": "in [0.5, 1]"}
+        for key, ok in checks.items():
+            if not ok:
+                raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(self, key)!r})")
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@
 fp32 and bf16 run in torch (BatchNorm folded, channels_last); int8 runs a calibrated QDQ ONNX model in ONNX
 Runtime on CPU. The features' memory layout is the runtime's own, not converted: channels_last from the torch
 engines (with ``channels_last``), NCHW from ONNX Runtime. Consumers read either (SiamFC's correlation reads one
-search map of either layout without a copy; MDNet makes its region map channels_last once, for RoIAlign). ``precision="auto"`` takes int8 on CPUs with VNNI/AMX when ONNX Runtime and a calibration for
-these weights are there, else bf16 on CPUs with native bf16, else fp32; GPUs run fp32.
+search map of either layout without a copy; MDNet makes its region map channels_last once, for RoIAlign).
+``precision="auto"`` takes int8 on CPUs with VNNI/AMX when ONNX Runtime and a calibration for these weights are
+there, else bf16 on CPUs with native bf16, else fp32; GPUs run fp32.
 """
 
 from __future__ import annotations

@@ -142,15 +142,13 @@ class MultiTracker:
                 for (i, j, _), window in zip(group, windows):
                     features[i][j] = window
             need_crops = {i for i, object_features in enumerate(features) if any(f is None for f in object_features)}
-        crops = self._search_crops(frame, trackers, sorted(need_crops))
-        if crops:
-            parts = list(crops.values())
-            # Off the CPU SiamFC's crops are tensors on the device (cut there from the frame), arrays on the CPU.
-            embedded = self._prototype.embed(torch.cat(parts) if isinstance(parts[0], torch.Tensor)
-                                             else np.concatenate(parts))
+        indices = sorted(need_crops)
+        if indices:
+            batch, counts = self._search_crops(frame, trackers, indices)
+            embedded = self._prototype.embed(batch)
             start = 0
-            for i, object_crops in crops.items():
-                stop = start + len(object_crops)
+            for i, count in zip(indices, counts):
+                stop = start + count
                 if regions is None:
                     features.append(embedded[start:stop])
                 else:  # keep the shared windows, fill the rest from the crops
@@ -165,23 +163,22 @@ class MultiTracker:
             results[object_id] = tracker.locate(frame, object_features)
         return results
 
-    def _search_crops(self, frame: np.ndarray, trackers: list, indices: list[int]) -> dict:
-        """Object index -> its search crop(s). On the CPU each tracker cuts its own (cv2). Off the CPU the frame is
-        uploaded once and every object's crops are cut in one ``grid_sample`` call (tracker/device_crop.py): one
-        transfer per frame instead of one per object."""
-        if not self.device_crops or not indices:
-            return {i: trackers[i].search_crop(frame) for i in indices}
-        regions = [np.asarray(trackers[i].search_regions(), dtype=np.float64).reshape(-1, 3) for i in indices]
+    def _search_crops(self, frame: np.ndarray, trackers: list, indices: list[int]) -> tuple:
+        """The search crops of objects ``indices`` as one batch for ``embed``, and how many crops each object has.
+        On the CPU each tracker cuts its own (cv2, uint8 arrays). Off the CPU the frame is uploaded once and every
+        object's crops are cut in one ``grid_sample`` call (tracker/device_crop.py): one transfer per frame instead of
+        one per object."""
+        if not self.device_crops:
+            crops = [trackers[i].search_crop(frame) for i in indices]
+            return np.concatenate(crops), [len(c) for c in crops]
+        regions = [search_regions(trackers[i]) for i in indices]
         colours = np.concatenate([np.repeat(np.reshape(trackers[i].avg_color, (1, 3)), len(r), axis=0)
                                   for i, r in zip(indices, regions)])
         flat = np.concatenate(regions)
         size = self._prototype.config.search_size
-        crops = crop_resize(upload_frame(frame, self._prototype.device), flat[:, :2], flat[:, 2], size, colours)
-        out, start = {}, 0
-        for i, r in zip(indices, regions):
-            out[i] = crops[start : start + len(r)]
-            start += len(r)
-        return out
+        batch = crop_resize(upload_frame(frame, self._prototype.device), flat[:, :2], flat[:, 2], size, colours)
+        return batch, [len(r) for r in regions]
+
 
 # ---------------------------------------------------------------------------------------- shared feature map
 def search_regions(tracker) -> np.ndarray | None:

@@ -49,7 +49,6 @@ import numpy as np
 import torch
 
 from twintrack.configs import SiamFCConfig
-from twintrack.errors import UserError
 from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_to_xywh, xywh_to_cxcywh
 from twintrack.models import SiamFCNet, VGGM, fold_batchnorm
 from twintrack.runtime import build_backbone_engine
@@ -95,7 +94,6 @@ class SiamFCTracker:
         self.exemplar_feat = None
         self.wide = False  # this frame's search covers the wider region (lost_search_scale, while lost)
         self.used_wide = False
-        _check_options(config)
         # The engine holds what it runs (its own inference copy, or the int8 ONNX model): the tracker's fp32 conv
         # layers are never read again. Free them (issue 10); the head (correlation) stays.
         self.net.backbone = None
@@ -419,31 +417,6 @@ class SiamFCTracker:
 
     def _stage(self, name: str):
         return self.timer.stage(name) if self.timer is not None else _NO_TIMER
-
-
-def _check_options(cfg: SiamFCConfig) -> None:
-    """The issue-11 options' ranges (UserError naming the key)."""
-    checks = {
-        "distractor_weight": cfg.distractor_weight >= 0,
-        "distractor_threshold": 0 < cfg.distractor_threshold <= 1,
-        "distractor_lr": 0 < cfg.distractor_lr <= 1,
-        "distractor_max": cfg.distractor_max >= 1,
-        "template_lr": 0 <= cfg.template_lr <= 1,
-        "template_weight": 0 < cfg.template_weight <= 1,
-        "template_min_score": 0 <= cfg.template_min_score <= 1,
-        "lost_search_scale": cfg.lost_search_scale >= 1,
-        "lost_window_influence": cfg.lost_window_influence == -1 or 0 <= cfg.lost_window_influence <= 1,
-        "lost_search_mode": cfg.lost_search_mode in ("wide", "both"),
-        "lost_wide_min_score": 0.5 <= cfg.lost_wide_min_score <= 1,
-    }
-    ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
-              "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
-              "template_min_score": "in [0, 1]", "lost_search_scale": ">= 1",
-              "lost_window_influence": "-1 (= window_influence) or in [0, 1]", "lost_search_mode": "wide or both",
-              "lost_wide_min_score": "in [0.5, 1]"}
-    for key, ok in checks.items():
-        if not ok:
-            raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(cfg, key)!r})")
 
 
 class _NoTimer:
