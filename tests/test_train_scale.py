@@ -137,3 +137,19 @@ def test_ddp_two_processes_gloo_train_one_model(data_root, tmp_path):
     # 8 pairs per epoch over 2 processes of batch 4: one step per epoch each; 2 x 4 pairs per step in all.
     assert [int(r["step"]) for r in rows] == [1, 2]
     load_weights(SiamFCNet(), run_dir / "siamfc_vggm.safetensors", arch="siamfc_vggm")
+
+
+def test_the_best_val_epoch_is_kept_beside_the_last(data_root, tmp_path):
+    """Early stopping on val AUC: epoch 2 scores best, so best_<weights> holds epoch 2 while the last epoch (3)
+    is the run's weights; a validator that never improves after epoch 1 leaves epoch 1 there."""
+    from safetensors import safe_open
+
+    scripted = iter([0.30, 0.50, 0.40])
+    config = load_config("train_siamfc", {**SMALL, "epochs": 3, "val_data": str(data_root), "val_every": 1})
+    trainer = SiamFCTrainer(config, discover(data_root), tmp_path / "run", CPU,
+                            validator=lambda net: {"val_auc": next(scripted), "val_prec": 0.0})
+    trainer.fit(progress=False)
+    with safe_open(str(trainer.best_weights_path), "pt") as best, safe_open(str(trainer.weights_path), "pt") as last:
+        assert best.metadata()["epoch"] == "2" and float(best.metadata()["val_auc"]) == 0.5
+        assert last.metadata()["epoch"] == "3"
+    load_weights(SiamFCNet(), trainer.best_weights_path, arch="siamfc_vggm")  # a loadable SiamFC network

@@ -160,6 +160,12 @@ class SiamFCTrainConfig:
     flip_prob: float
     # Sequence pairs vs still-image pairs: a still image set is drawn with this probability (if given).
     image_pair_prob: float
+    # DaSiamRPN's negative pairs: the search crop comes from another sequence (or still set), every cell a
+    # negative, so the network learns that "an object" is not "this object".
+    negative_pair_prob: float
+    # Motion blur of the search crop (a line kernel of random length and angle), as in fast motion.
+    motion_blur_prob: float
+    motion_blur_max: int  # longest blur kernel, pixels (>= 3)
     autocast_bf16: bool
     num_threads: int
     seed: int

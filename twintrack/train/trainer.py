@@ -161,6 +161,7 @@ class Trainer:
                 out_of_time = max_minutes > 0 and time.perf_counter() - started > max_minutes * 60
                 if self.validator and (self.state.epoch % cfg.val_every == 0 or last or out_of_time):
                     row.update(self.validator(self.tracking_network()))
+                    self._keep_if_best(row)
                 self.metrics_rows.append(row)  # logged with the checkpoint that holds it
                 if self.state.epoch % cfg.checkpoint_every == 0 or last or out_of_time:
                     self.save()
@@ -212,6 +213,21 @@ class Trainer:
             # A step "waited" when its batch was not ready: ~0.1 ms to take a prefetched one.
             "data_wait": float(np.mean(np.array(waits) > 1e-3)) if waits else 0.0,
         }
+
+    @property
+    def best_weights_path(self) -> Path:
+        return self.run_dir / f"best_{self.WEIGHTS}"
+
+    def _keep_if_best(self, row: dict) -> None:
+        """Early stopping on val AUC, not train loss: the epoch with the best val AUC so far is kept beside the
+        last one as ``best_<weights>`` (its epoch in the metadata), so a run that overfits late loses nothing."""
+        auc = row.get("val_auc")
+        earlier = [float(r["val_auc"]) for r in self.metrics_rows if r.get("val_auc") not in (None, "")]
+        if self.rank != 0 or auc is None or (earlier and float(auc) <= max(earlier)):
+            return
+        self._write_files(self.best_weights_path.name, lambda: save_weights(
+            self.tracking_network(), self.best_weights_path, arch=self.ARCH,
+            extra={"epoch": self.state.epoch, "step": self.state.step, "val_auc": float(auc)}))
 
     # ------------------------------------------------------------------------------------------ checkpoints
     def checkpoint_payload(self) -> dict:
