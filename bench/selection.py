@@ -4,6 +4,7 @@
                                      [--tracker mdnet] [--base-set KEY=VALUE ...] [--reference siamfc]
                                      [--sequences NAME ...] [--workers 2] [--out runs/select]
     .venv/bin/python bench/selection.py --tracker siamfc --set KEY=VALUE ...   # one run per setting (deterministic)
+    .venv/bin/python bench/selection.py --tracker siamfc --candidate-weights runs/new/siamfc_vggm.safetensors
 
 (Named selection.py: a bench/select.py run as a script would shadow the standard library's select module, which
 multiprocessing imports.) The protocol (docs/selection.md): a setting is kept only when, on BOTH splits, its mean AUC over the seeds is above
@@ -81,6 +82,8 @@ def run_key(tracker_name: str, overrides: dict, seed: int, weights) -> str:
     tracker = create_tracker(tracker_name, weights=weights, device="cpu", seed=seed, **overrides)
     config = {k: v for k, v in vars(tracker.config).items() if k not in SCORE_ONLY_KEYS}
     digest = hashlib.sha1(f"{tracker_name}|{config!r}|{seed}|{weights}".encode())
+    if weights is not None:  # the file's contents, not only its path: a run folder's weights change as it trains
+        digest.update(Path(weights).read_bytes())
     for path in code_files(tracker):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -176,7 +179,8 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracker", default="mdnet")
-    parser.add_argument("--weights")
+    parser.add_argument("--weights", help="the default's weights (and the candidate's unless --candidate-weights)")
+    parser.add_argument("--candidate-weights", help="the candidate's weights: compare two weight files")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="the candidate's overrides")
     parser.add_argument("--base-set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="the default's overrides (default: the preset)")
@@ -197,10 +201,12 @@ def main(argv=None) -> int:
     base_over, cand_over = parse_overrides(args.base_set), parse_overrides(args.set)
     run = not args.partial
     base = run_setting(args.tracker, base_over, args.seeds, args.weights, split_seqs, out, args.workers, run)
-    cand = run_setting(args.tracker, cand_over, args.seeds, args.weights, split_seqs, out, args.workers, run)
+    cand = run_setting(args.tracker, cand_over, args.seeds, args.candidate_weights or args.weights, split_seqs, out,
+                       args.workers, run)
     refs = {name: run_setting(name, {}, [0], None, split_seqs, out, args.workers, run) for name in args.reference}
 
-    print(f"\n## {args.tracker}: candidate `{' '.join(args.set) or 'preset'}` vs default "
+    weights_note = f" with {args.candidate_weights}" if args.candidate_weights else ""
+    print(f"\n## {args.tracker}: candidate `{' '.join(args.set) or 'preset'}`{weights_note} vs default "
           f"`{' '.join(args.base_set) or 'preset'}`" + (" (SCREEN: subset of sequences)" if args.sequences else ""))
     verdicts = {}
     for split, sequences in split_seqs.items():
