@@ -1,0 +1,80 @@
+#!/bin/bash
+# SiamFC retraining on a lent GPU, prepared here and run there once (the device tool's `run`), results under $OUT.
+# The CPU here trains at about 5 pairs/s (docs/selection.md, session 6); a GPU does the 60,000-pair recipe in about
+# a minute, so the open questions of the accuracy issue fit in one call: several training seeds, with and without
+# DaSiamRPN negative pairs, all on the training sequences outside the selection fold, each with a val-AUC curve.
+#
+# Inputs (git-ignored, passed with the run tool's `carry`; together under 64 MiB):
+#   .gpu/pack.tgz     twintrack precrop --data runs/data_nofold runs/images_nobees --out .gpu/pack --quality 75 \
+#                         --max-frames 120 && tar czf .gpu/pack.tgz -C .gpu pack        (5,358 crops, 36 MiB)
+#   .gpu/valsub.tgz   a few val sequences for the curves, e.g. tar czf .gpu/valsub.tgz -C .gpu valsub after
+#                     copying davis16_drift-chicane davis16_parkour caviar_Caviar2 MountainBike6 bag wakeboard7
+#                     from ../shared/data/sot/val into .gpu/valsub (14 MiB; the curve only orders epochs; the
+#                     decision is bench/selection.py on all of val and the fold, here, afterwards)
+# Run: run(command="OUT=$OUT bash scripts/gpu_siamfc_sweep.sh", carry=[".gpu/pack.tgz", ".gpu/valsub.tgz"],
+#      timeout_s=540): about 5 minutes expected (8 runs, 4 at a time, each stopped by max_minutes at worst).
+# Output: $OUT/sweep.tgz.part-* (each run's metrics.csv, config.yaml, curves.png, log and best_ weights: ~60 MB).
+# Then here: cat sweep.tgz.part-* | tar xz, and for each run
+#   bench/selection.py --tracker siamfc --base-set precision=fp32 --set precision=fp32 \
+#       --candidate-weights runs/sweep/NAME/best_siamfc_vggm.safetensors --out runs/select_siamfc --reference
+# SMOKE=1 runs the same steps tiny on this CPU, to catch mistakes before spending GPU time.
+set -u
+export PYTHONUNBUFFERED=1
+cd "$(dirname "$0")/.."
+REPO=$PWD
+OUT=${OUT:-/tmp/gpu_out}
+WORK=${WORK:-/tmp/gpu_work}
+mkdir -p "$OUT" "$WORK/data"
+start=$(date +%s)
+elapsed() { echo $(( $(date +%s) - start )); }
+
+if [ "${SMOKE:-0}" = 1 ]; then
+    DEVICE=cpu; PY=${PY:-.venv/bin/python}; PARALLEL=2
+    COMMON="epochs=2 pairs_per_epoch=16 batch_size=8 workers=1 val_every=1 max_minutes=1"
+else
+    DEVICE=cuda; PY=python3; PARALLEL=4
+    # The preset's 25 x 2,400 pairs, at GPU batch size; max_minutes bounds a slow GPU (each run stops and saves).
+    COMMON="epochs=25 pairs_per_epoch=2400 batch_size=64 workers=3 val_every=5 max_minutes=3.5"
+fi
+export PYTHONPATH=$REPO
+
+tar xzf .gpu/pack.tgz -C "$WORK/data" && tar xzf .gpu/valsub.tgz -C "$WORK/data" || exit 1
+VAL=$WORK/data/valsub
+if [ "${SMOKE:-0}" = 1 ]; then  # one short sequence: tracking on a busy CPU is slow
+    mkdir -p "$WORK/data/valsmoke" && cp -r "$(ls -d "$VAL"/*/ | head -1)" "$WORK/data/valsmoke/" && VAL=$WORK/data/valsmoke
+fi
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
+$PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+
+# name: overrides. Seeds 0-1 of the preset and of negative pairs; one with motion blur too.
+VARIANTS=(
+    "s0_plain:seed=0"
+    "s1_plain:seed=1"
+    "s0_neg:seed=0 negative_pair_prob=0.2"
+    "s1_neg:seed=1 negative_pair_prob=0.2"
+    "s0_neg_blur:seed=0 negative_pair_prob=0.2 motion_blur_prob=0.1"
+    "s2_plain:seed=2"
+    "s2_neg:seed=2 negative_pair_prob=0.2"
+    "s1_neg_blur:seed=1 negative_pair_prob=0.2 motion_blur_prob=0.1"
+)
+RUNS=$WORK/runs/sweep
+mkdir -p "$RUNS"
+running=0
+for variant in "${VARIANTS[@]}"; do
+    name=${variant%%:*}; overrides=${variant#*:}
+    echo "== $name: $overrides ($(elapsed) s)"
+    # shellcheck disable=SC2086  # the overrides are separate key=value words
+    $PY -m twintrack train siamfc --data "$WORK/data/pack" --out "$RUNS/$name" --device $DEVICE \
+        $COMMON val_data="$VAL" $overrides >"$RUNS/$name.log" 2>&1 &
+    running=$((running + 1))
+    if [ $running -ge $PARALLEL ]; then wait -n; running=$((running - 1)); fi
+done
+wait
+for run in "$RUNS"/*/; do
+    echo "-- $(basename "$run")"; tail -n 3 "$run/metrics.csv" 2>/dev/null || tail -c 400 "${run%/}.log"
+done
+
+echo "== results ($(elapsed) s)"
+cd "$WORK/runs" && tar czf "$OUT/sweep.tgz" --exclude=checkpoint.pt --exclude="*.tmp" --exclude=tb --exclude=siamfc_vggm.safetensors sweep
+cd "$OUT" && split -b 15m sweep.tgz sweep.tgz.part- && rm sweep.tgz && ls -la "$OUT"
+echo "done in $(elapsed) s"
