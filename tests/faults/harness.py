@@ -45,8 +45,11 @@ def kill_when(args, ready, timeout: float = 300, sig: int = signal.SIGKILL) -> s
 
     Returns the finished process (returncode -9 when the kill landed, 0 when the run ended first).
     """
+    # A suite started in the background (`cmd &` in a script) inherits SIGINT ignored, and Python then never
+    # raises KeyboardInterrupt: give the child the default disposition, as a terminal's Ctrl-C would find it.
     process = subprocess.Popen(cli_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               errors="replace", env=cli_env())
+                               errors="replace", env=cli_env(),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + timeout
     try:
         while process.poll() is None and not ready():
