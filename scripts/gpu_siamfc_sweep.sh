@@ -11,7 +11,13 @@
 #                     copying davis16_drift-chicane davis16_parkour caviar_Caviar2 MountainBike6 bag wakeboard7
 #                     from ../shared/data/sot/val into .gpu/valsub (14 MiB; the curve only orders epochs; the
 #                     decision is bench/selection.py on all of val and the fold, here, afterwards)
-# Run: run(command="OUT=$OUT bash scripts/gpu_siamfc_sweep.sh", carry=[".gpu/pack.tgz", ".gpu/valsub.tgz"],
+#   .gpu/nanotrack.tgz  optional, the distillation teacher (train/teacher.py): tar czf .gpu/nanotrack.tgz -C
+#                     ../shared/models nanotrack (1.6 MiB; a user-side copy of NanoTrack v2, never committed).
+#                     With it, two slots run distillation instead of s2_neg and s1_neg_blur: a 10-epoch schedule
+#                     with and without the teacher, since the teacher (OpenCV DNN in the loader workers, ~11 ms a
+#                     pair) slows a run below the full recipe's pace.
+# Run: run(command="OUT=$OUT bash scripts/gpu_siamfc_sweep.sh", carry=[".gpu/pack.tgz", ".gpu/valsub.tgz",
+#      ".gpu/nanotrack.tgz"],
 #      timeout_s=540): about 5 minutes expected (8 runs, 4 at a time, each stopped by max_minutes at worst).
 # Output: $OUT/sweep.tgz.part-* (each run's metrics.csv, config.yaml, curves.png, log and best_ weights: ~60 MB).
 # Then here: cat sweep.tgz.part-* | tar xz, and for each run
@@ -39,6 +45,8 @@ fi
 export PYTHONPATH=$REPO
 
 tar xzf .gpu/pack.tgz -C "$WORK/data" && tar xzf .gpu/valsub.tgz -C "$WORK/data" || exit 1
+TEACHER=""
+if [ -f .gpu/nanotrack.tgz ]; then tar xzf .gpu/nanotrack.tgz -C "$WORK/data" && TEACHER=$WORK/data/nanotrack; fi
 VAL=$WORK/data/valsub
 if [ "${SMOKE:-0}" = 1 ]; then  # one short sequence: tracking on a busy CPU is slow
     mkdir -p "$WORK/data/valsmoke" && cp -r "$(ls -d "$VAL"/*/ | head -1)" "$WORK/data/valsmoke/" && VAL=$WORK/data/valsmoke
@@ -57,6 +65,10 @@ VARIANTS=(
     "s2_neg:seed=2 negative_pair_prob=0.2"
     "s1_neg_blur:seed=1 negative_pair_prob=0.2 motion_blur_prob=0.1"
 )
+if [ -n "$TEACHER" ]; then  # the last two slots: distillation against its control on the same short schedule
+    VARIANTS[6]="s0_neg_e10:seed=0 negative_pair_prob=0.2 epochs=10"
+    VARIANTS[7]="s0_neg_distill_e10:seed=0 negative_pair_prob=0.2 epochs=10 distill_weight=0.5 distill_teacher=$TEACHER"
+fi
 RUNS=$WORK/runs/sweep
 mkdir -p "$RUNS"
 running=0

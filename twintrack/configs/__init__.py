@@ -166,6 +166,10 @@ class SiamFCTrainConfig:
     # Motion blur of the search crop (a line kernel of random length and angle), as in fast motion.
     motion_blur_prob: float
     motion_blur_max: int  # longest blur kernel, pixels (>= 3)
+    # Distillation (train/teacher.py): NanoTrack v2's score map on each positive pair, mixed into the labels with
+    # this weight; the teacher's two ONNX files (or their folder; "" reads $TWINTRACK_NANOTRACK) are read only here.
+    distill_weight: float
+    distill_teacher: str
     autocast_bf16: bool
     num_threads: int
     seed: int

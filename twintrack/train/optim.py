@@ -39,7 +39,7 @@ def check_train_config(config) -> None:
         # Switching before any Adam step would leave no SWATS estimate and make the optimizer plain SGD.
         raise UserError(f"adam_then_sgd needs switch_epoch >= 1 (got {config.switch_epoch}); use optimizer=momentum "
                         "for SGD from the start")
-    for key in ("negative_pair_prob", "motion_blur_prob"):
+    for key in ("negative_pair_prob", "motion_blur_prob", "distill_weight"):
         value = getattr(config, key, 0.0)
         if not 0.0 <= value <= 1.0:
             raise UserError(f"{key} must be in [0, 1], got {value}")

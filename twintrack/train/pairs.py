@@ -19,6 +19,8 @@ from twintrack.models.backbone import VGGM
 from twintrack.data.images import read_image
 from twintrack.data.sequences import Sequence
 from twintrack.data.packs import PRECROP_SIZE, precrop_geometry
+from twintrack.weights.nanotrack import nanotrack_paths
+from twintrack.train.teacher import NanoTeacher
 
 def precrop(image: np.ndarray, box, exemplar_size: int, context: float) -> np.ndarray:
     """The search-scale region around ``box`` that a pack stores per frame (see train/pack.py)."""
@@ -104,6 +106,10 @@ class PairSampler:
         self.video_weights = np.sqrt(lengths) / np.sqrt(lengths).sum() if len(lengths) else None
         self.cache = cache or CropCache(config.exemplar_size, config.context)
         self.response_size = VGGM.output_size(config.search_size) - VGGM.output_size(config.exemplar_size) + 1
+        self.teacher = None
+        if getattr(config, "distill_weight", 0.0) > 0:
+            self.teacher = NanoTeacher(*nanotrack_paths(config.distill_teacher, user="distill_weight > 0",
+                                                        option="distill_teacher=PATH"))
 
     def _pick_frames(self, rng: np.random.Generator) -> tuple[Sequence, int, int]:
         use_still = self.stills and (not self.videos or rng.random() < self.config.image_pair_prob)
@@ -185,6 +191,11 @@ class PairSampler:
             labels, weights = negative_label_map(self.response_size)
         else:
             labels, weights = label_map(self.response_size, cfg.total_stride, cfg.r_pos, cfg.r_neg, offset)
+            if self.teacher is not None:
+                # Positive pairs only: the teacher never saw negative pairs in its training and scores the centred
+                # object of an unrelated sequence 0.7 (median over 30 such pairs), where the truth is 0.
+                soft = self.teacher.soft_labels(exemplar, search, self.response_size, cfg.total_stride)
+                labels = (1 - cfg.distill_weight) * labels + cfg.distill_weight * soft
         return exemplar, search, labels, weights
 
     def batch(self, rng: np.random.Generator, size: int):
