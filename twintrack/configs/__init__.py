@@ -170,6 +170,9 @@ class SiamFCTrainConfig:
     # this weight; the teacher's two ONNX files (or their folder; "" reads $TWINTRACK_NANOTRACK) are read only here.
     distill_weight: float
     distill_teacher: str
+    # BatchNorm in eval mode while training (pysot's fine-tuning): its running statistics stay those of the
+    # starting weights; its scale and shift still learn.
+    freeze_bn: bool
     autocast_bf16: bool
     num_threads: int
     seed: int
