@@ -13,9 +13,10 @@
 #                     decision is bench/selection.py on all of val and the fold, here, afterwards)
 #   .gpu/nanotrack.tgz  optional, the distillation teacher (train/teacher.py): tar czf .gpu/nanotrack.tgz -C
 #                     ../shared/models nanotrack (1.6 MiB; a user-side copy of NanoTrack v2, never committed).
-#                     With it, two slots run distillation instead of s2_neg and s1_neg_blur: a 10-epoch schedule
-#                     with and without the teacher, since the teacher (OpenCV DNN in the loader workers, ~11 ms a
-#                     pair) slows a run below the full recipe's pace.
+#                     With it, the slots of s2_neg and s1_neg_blur run a 10-epoch schedule with and without the
+#                     teacher (shorter, since the teacher, OpenCV DNN in the loader workers at ~11 ms a pair, slows
+#                     a run below the full recipe's pace; no negative pairs, which lowered val in session 7's
+#                     fine-tunes).
 # Run: run(command="OUT=$OUT bash scripts/gpu_siamfc_sweep.sh", carry=[".gpu/pack.tgz", ".gpu/valsub.tgz",
 #      ".gpu/nanotrack.tgz"],
 #      timeout_s=540): about 5 minutes expected (8 runs, 4 at a time, each stopped by max_minutes at worst).
@@ -66,8 +67,8 @@ VARIANTS=(
     "s1_neg_blur:seed=1 negative_pair_prob=0.2 motion_blur_prob=0.1"
 )
 if [ -n "$TEACHER" ]; then  # the last two slots: distillation against its control on the same short schedule
-    VARIANTS[6]="s0_neg_e10:seed=0 negative_pair_prob=0.2 epochs=10"
-    VARIANTS[7]="s0_neg_distill_e10:seed=0 negative_pair_prob=0.2 epochs=10 distill_weight=0.5 distill_teacher=$TEACHER"
+    VARIANTS[6]="s0_e10:seed=0 epochs=10"
+    VARIANTS[7]="s0_distill_e10:seed=0 epochs=10 distill_weight=0.5 distill_teacher=$TEACHER"
 fi
 RUNS=$WORK/runs/sweep
 mkdir -p "$RUNS"
