@@ -6,15 +6,8 @@
 # Inputs travel as carried, git-ignored files: .gpu/pack.tgz (`twintrack precrop` of the training data),
 # .gpu/valsub.tgz (a few val sequences for the curves), .whl/ (pytorch-optimizer, missing there).
 # SMOKE=1 runs the same steps tiny on the CPU here, to catch mistakes before spending GPU time.
-set -u
-export PYTHONUNBUFFERED=1
-cd "$(dirname "$0")/.."
-REPO=$PWD
-OUT=${OUT:-/tmp/gpu_out}
-WORK=${WORK:-/tmp/gpu_work}
-mkdir -p "$OUT" "$WORK/data"
-start=$(date +%s)
-elapsed() { echo $(( $(date +%s) - start )); }
+# shellcheck source=scripts/gpu_prelude.sh
+source "$(dirname "$0")/gpu_prelude.sh"
 
 if [ "${SMOKE:-0}" = 1 ]; then
     DEVICE=cpu; PY=${PY:-.venv/bin/python}
@@ -50,7 +43,7 @@ cat "$RUNS/throughput/metrics.csv"
 PAIRS=$($PY - "$RUNS/throughput/metrics.csv" $STUDY_PAIRS_CAP $STUDY_SECONDS $STUDY_EPOCHS $STUDY_BATCH <<'EOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-rate = float(rows[-1]["pairs_per_s"]) if rows else 500.0
+rate = float(rows[-1]["samples_per_s"]) if rows else 500.0
 cap, seconds, epochs, batch = (int(float(v)) for v in sys.argv[2:6])
 pairs = min(cap, int(rate * 3 / 8 * seconds / epochs))
 print(max(batch, pairs // batch * batch))

@@ -25,15 +25,8 @@
 #   bench/selection.py --tracker siamfc --base-set precision=fp32 --set precision=fp32 \
 #       --candidate-weights runs/sweep/NAME/best_siamfc_vggm.safetensors --out runs/select_siamfc --reference
 # SMOKE=1 runs the same steps tiny on this CPU, to catch mistakes before spending GPU time.
-set -u
-export PYTHONUNBUFFERED=1
-cd "$(dirname "$0")/.."
-REPO=$PWD
-OUT=${OUT:-/tmp/gpu_out}
-WORK=${WORK:-/tmp/gpu_work}
-mkdir -p "$OUT" "$WORK/data"
-start=$(date +%s)
-elapsed() { echo $(( $(date +%s) - start )); }
+# shellcheck source=scripts/gpu_prelude.sh
+source "$(dirname "$0")/gpu_prelude.sh"
 
 if [ "${SMOKE:-0}" = 1 ]; then
     DEVICE=cpu; PY=${PY:-.venv/bin/python}; PARALLEL=2

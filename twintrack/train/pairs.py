@@ -107,7 +107,7 @@ class PairSampler:
         self.cache = cache or CropCache(config.exemplar_size, config.context)
         self.response_size = VGGM.output_size(config.search_size) - VGGM.output_size(config.exemplar_size) + 1
         self.teacher = None
-        if getattr(config, "distill_weight", 0.0) > 0:
+        if config.distill_weight > 0:
             self.teacher = NanoTeacher(*nanotrack_paths(config.distill_teacher, user="distill_weight > 0",
                                                         option="distill_teacher=PATH"))
 

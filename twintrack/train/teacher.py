@@ -65,7 +65,7 @@ class NanoTeacher:
         self._nets = None
 
     def __getstate__(self):
-        return {"backbone_path": self.backbone_path, "head_path": self.head_path, "_nets": None}
+        return {**self.__dict__, "_nets": None}
 
     def _load(self):
         if self._nets is None:
