@@ -13,13 +13,12 @@
 #                     decision is bench/selection.py on all of val and the fold, here, afterwards)
 #   .gpu/nanotrack.tgz  optional, the distillation teacher (train/teacher.py): tar czf .gpu/nanotrack.tgz -C
 #                     ../shared/models nanotrack (1.6 MiB; a user-side copy of NanoTrack v2, never committed).
-#                     With it, the slots of s2_neg and s1_neg_blur run a 10-epoch schedule with and without the
-#                     teacher (shorter, since the teacher, OpenCV DNN in the loader workers at ~11 ms a pair, slows
-#                     a run below the full recipe's pace; no negative pairs, which lowered val in session 7's
-#                     fine-tunes).
+#                     With it, the last slot distils from it on s0_plain's pairs (OpenCV DNN in 4 loader
+#                     workers, ~11 ms a pair each).
 # Run: run(command="OUT=$OUT bash scripts/gpu_siamfc_sweep.sh", carry=[".gpu/pack.tgz", ".gpu/valsub.tgz",
 #      ".gpu/nanotrack.tgz"],
-#      timeout_s=540): about 5 minutes expected (8 runs, 4 at a time, each stopped by max_minutes at worst).
+#      timeout_s=540): about 5 minutes expected (8 runs at once, each stopped by max_minutes=4 at worst;
+#      MAX_MINUTES and PARALLEL override).
 # Output: $OUT/sweep.tgz.part-* (each run's metrics.csv, config.yaml, curves.png, log and best_ weights: ~60 MB).
 # Then here: cat sweep.tgz.part-* | tar xz, and for each run
 #   bench/selection.py --tracker siamfc --base-set precision=fp32 --set precision=fp32 \
@@ -29,12 +28,13 @@
 source "$(dirname "$0")/gpu_prelude.sh"
 
 if [ "${SMOKE:-0}" = 1 ]; then
-    DEVICE=cpu; PY=${PY:-.venv/bin/python}; PARALLEL=2
+    DEVICE=cpu; PY=${PY:-.venv/bin/python}; PARALLEL=${PARALLEL:-2}; BIG_PAIRS=32; TEACHER_WORKERS=1
     COMMON="epochs=2 pairs_per_epoch=16 batch_size=8 workers=1 val_every=1 max_minutes=1"
 else
-    DEVICE=cuda; PY=python3; PARALLEL=4
-    # The preset's 25 x 2,400 pairs, at GPU batch size; max_minutes bounds a slow GPU (each run stops and saves).
-    COMMON="epochs=25 pairs_per_epoch=2400 batch_size=64 workers=3 val_every=5 max_minutes=3.5"
+    DEVICE=cuda; PY=python3; PARALLEL=${PARALLEL:-8}; BIG_PAIRS=9600; TEACHER_WORKERS=4
+    # The preset's 25 x 2,400 pairs, at GPU batch size, all eight at once on the 16 cores; max_minutes bounds a slow
+    # GPU or loader (each run then validates, saves and stops).
+    COMMON="epochs=25 pairs_per_epoch=2400 batch_size=64 workers=1 val_every=5 max_minutes=${MAX_MINUTES:-4}"
 fi
 export PYTHONPATH=$REPO
 
@@ -48,20 +48,23 @@ fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 
-# name: overrides. Seeds 0-1 of the preset and of negative pairs; one with motion blur too.
+# name: overrides (a trailing --backbone FILE starts from those weights). Session 7 found negative pairs lowering
+# val, so the preset recipe (no negative pairs) gets three seeds (the gain from data alone, as a seed mean), a run
+# with 4x the pairs per epoch gets two, one negative-pair run pairs with s0_plain, distillation (when the teacher is
+# carried) pairs with s0_plain on the same pairs, and a fine-tune of the shipped weights without negative pairs
+# runs 10 epochs at lr 1e-4 (one such epoch tied the shipped weights on the CPU).
 VARIANTS=(
     "s0_plain:seed=0"
     "s1_plain:seed=1"
-    "s0_neg:seed=0 negative_pair_prob=0.2"
-    "s1_neg:seed=1 negative_pair_prob=0.2"
-    "s0_neg_blur:seed=0 negative_pair_prob=0.2 motion_blur_prob=0.1"
     "s2_plain:seed=2"
-    "s2_neg:seed=2 negative_pair_prob=0.2"
-    "s1_neg_blur:seed=1 negative_pair_prob=0.2 motion_blur_prob=0.1"
+    "s0_big:seed=0 pairs_per_epoch=$BIG_PAIRS"
+    "s1_big:seed=1 pairs_per_epoch=$BIG_PAIRS"
+    "s0_neg:seed=0 negative_pair_prob=0.2"
+    "s0_ftlow:seed=0 epochs=10 lr=1e-4 lr_final=1e-5 val_every=2 --backbone twintrack/weights/siamfc_vggm.safetensors"
+    "s2_neg_blur:seed=2 negative_pair_prob=0.2 motion_blur_prob=0.1"
 )
-if [ -n "$TEACHER" ]; then  # the last two slots: distillation against its control on the same short schedule
-    VARIANTS[6]="s0_e10:seed=0 epochs=10"
-    VARIANTS[7]="s0_distill_e10:seed=0 epochs=10 distill_weight=0.5 distill_teacher=$TEACHER"
+if [ -n "$TEACHER" ]; then  # the last slot: distillation on s0_plain's pairs, with more loader workers for the teacher
+    VARIANTS[7]="s0_distill:seed=0 workers=$TEACHER_WORKERS distill_weight=0.5 distill_teacher=$TEACHER"
 fi
 RUNS=$WORK/runs/sweep
 mkdir -p "$RUNS"
