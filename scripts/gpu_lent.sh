@@ -21,7 +21,7 @@ OUT=$OUT WORK=$WORK bash scripts/gpu_siamfc_sweep.sh >"$REPORTS/2_sweep.txt" 2>&
 wait
 echo "sweep and tests done at $(elapsed) s"
 if [ "$(elapsed)" -lt 470 ]; then
-    timeout 60 "$PY" bench/multi.py --device "$DEVICE" --video "$WORK/data/valsub/bag" --objects 1 4 16 \
+    timeout 60 "$PY" bench/multi.py --device "$DEVICE" --video "$WORK/data/valsub/MountainBike6" --objects 1 4 16 \
         --frames 40 --no-loop >"$REPORTS/3_multi.txt" 2>&1
     echo "(exit status $?)" >>"$REPORTS/3_multi.txt"
 fi

@@ -4,13 +4,14 @@
 # a minute, so the open questions of the accuracy issue fit in one call: several training seeds, with and without
 # DaSiamRPN negative pairs, all on the training sequences outside the selection fold, each with a val-AUC curve.
 #
-# Inputs (git-ignored, passed with the run tool's `carry`; together under 64 MiB):
+# Inputs (git-ignored, passed with the run tool's `carry`; with the tracked files (29 MB) under its 64 MiB):
 #   .gpu/pack.tgz     twintrack precrop --data runs/data_nofold runs/images_nobees --out .gpu/pack --quality 75 \
-#                         --max-frames 120 && tar czf .gpu/pack.tgz -C .gpu pack        (5,358 crops, 36 MiB)
-#   .gpu/valsub.tgz   a few val sequences for the curves, e.g. tar czf .gpu/valsub.tgz -C .gpu valsub after
-#                     copying davis16_drift-chicane davis16_parkour caviar_Caviar2 MountainBike6 bag wakeboard7
-#                     from ../shared/data/sot/val into .gpu/valsub (14 MiB; the curve only orders epochs; the
-#                     decision is bench/selection.py on all of val and the fold, here, afterwards)
+#                         --max-frames 120, its JPEGs then re-encoded at quality 60 (cv2.imwrite), and
+#                         tar czf .gpu/pack.tgz -C .gpu pack        (5,358 crops, 33 MB)
+#   .gpu/valsub.tgz   a few val sequences for the curves: tar czf .gpu/valsub.tgz -C .gpu valsub after copying
+#                     davis16_drift-chicane davis16_parkour MountainBike6 from ../shared/data/sot/val into .gpu/valsub,
+#                     their JPEGs re-encoded at quality 70 (3.7 MB; the curve only orders epochs; the decision is
+#                     bench/selection.py on all of val and the fold, here, afterwards)
 #   .gpu/nanotrack.tgz  optional, the distillation teacher (train/teacher.py): tar czf .gpu/nanotrack.tgz -C
 #                     ../shared/models nanotrack (1.6 MiB; a user-side copy of NanoTrack v2, never committed).
 #                     With it, the last slot distils from it on s0_plain's pairs (OpenCV DNN in 4 loader
