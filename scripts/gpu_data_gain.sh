@@ -1,0 +1,60 @@
+#!/bin/bash
+# The accuracy issue's "gain on val from data alone": the SiamFC preset recipe (batch 16, 25 x 2,400 pairs, the
+# preset's rates) on the old training data and on the new, three seeds each, both without the selection fold,
+# on a lent GPU in one call; the final weights come back and bench/selection.py decides here.
+#   run(command="OUT=$OUT bash scripts/gpu_data_gain.sh", carry=[".gpu/pack.tgz"], timeout_s=400)
+# .gpu/pack.tgz as scripts/gpu_siamfc_sweep.sh's header says (the 53 training sequences outside the fold and the
+# still sets without bees). "Old" is the same pack without what ../shared/data's train gained in session 6: its
+# 12 new sequences and the playing-card and dog stills (a second pack.json over the same crops, made there).
+# Output: $OUT/gain.tgz.part-* (each run's final siamfc_vggm.safetensors, metrics.csv, config.yaml and log).
+# Then here: cat gain.tgz.part-* | tar xz, and for each run
+#   bench/selection.py --tracker siamfc --base-set precision=fp32 --set precision=fp32 \
+#       --candidate-weights runs/gain/NAME/siamfc_vggm.safetensors --out runs/select_siamfc --reference
+# SMOKE=1 runs the same steps tiny on this CPU.
+# shellcheck source=scripts/gpu_prelude.sh
+source "$(dirname "$0")/gpu_prelude.sh"
+if [ "${SMOKE:-0}" = 1 ]; then
+    DEVICE=cpu; PY=${PY:-.venv/bin/python}
+    COMMON="epochs=1 pairs_per_epoch=16 workers=0 max_minutes=1"
+else
+    DEVICE=cuda; PY=python3
+    COMMON="workers=2 max_minutes=${MAX_MINUTES:-4}"
+fi
+export PYTHONPATH=$REPO
+tar xzf .gpu/pack.tgz -C "$WORK/data" || exit 1
+"$PY" - "$WORK/data" <<'PYEOF' || exit 1
+import json, os, sys
+from pathlib import Path
+
+data = Path(sys.argv[1])
+new = {"otb_Car1", "otb_Car4", "tlp_Bike", "tlp_CarChase2", "tlp_Drone1", "tlp_Mohiniyattam", "tlp_MotorcycleChase",
+       "uav123_car10", "uav123_person12_1", "uav123_snowboarding4", "uav123_truck4", "vot15_car1"}
+index = json.loads((data / "pack" / "pack.json").read_text())
+def old(entry):
+    name = entry["name"]
+    return not (name in new or (entry["still"] and name.startswith(("playing_cards", "voc_dogs"))))
+kept = [entry for entry in index["sequences"] if old(entry)]
+(data / "pack_old").mkdir(exist_ok=True)
+for folder in {f.split("/")[0] for entry in kept for f in entry["files"]}:
+    os.symlink(data / "pack" / folder, data / "pack_old" / folder)
+(data / "pack_old" / "pack.json").write_text(json.dumps(dict(index, sequences=kept)))
+videos = sum(not e["still"] for e in kept)
+print(f"old pack: {videos} sequences, {len(kept) - videos} still boxes (new: {len(index['sequences'])} entries)")
+PYEOF
+nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null
+RUNS=$WORK/runs/gain
+mkdir -p "$RUNS"
+for data in new old; do
+    pack=$WORK/data/pack; [ $data = old ] && pack=$WORK/data/pack_old
+    for seed in 0 1 2; do
+        # shellcheck disable=SC2086  # the overrides are separate key=value words
+        $PY -m twintrack train siamfc --data "$pack" --out "$RUNS/${data}_s$seed" --device $DEVICE $COMMON \
+            seed=$seed >"$RUNS/${data}_s$seed.log" 2>&1 &
+    done
+done
+wait
+for run in "$RUNS"/*/; do echo "-- $(basename "$run")"; tail -n 2 "$run/metrics.csv" 2>/dev/null || tail -c 400 "${run%/}.log"; done
+echo "== results ($(elapsed) s)"
+cd "$WORK/runs" && tar czf "$OUT/gain.tgz" --exclude=checkpoint.pt --exclude="*.tmp" --exclude=tb gain
+cd "$OUT" && split -b 15m gain.tgz gain.tgz.part- && rm gain.tgz && ls -la "$OUT"
+echo "done in $(elapsed) s"
