@@ -10,6 +10,9 @@
 # Then here: cat gain.tgz.part-* | tar xz, and for each run
 #   bench/selection.py --tracker siamfc --base-set precision=fp32 --set precision=fp32 \
 #       --candidate-weights runs/gain/NAME/siamfc_vggm.safetensors --out runs/select_siamfc --reference
+# WITH_FOLD=1 (carry .gpu/packfold.tgz too: twintrack precrop --data <the 8 fold sequences> --out .gpu/packfold
+# --quality 60 --max-frames 120, tar czf .gpu/packfold.tgz -C .gpu packfold; 2.8 MB) adds the fold to both, as the
+# shipped weights were trained (runs named newfold_s*, oldfold_s*): old + fold is the shipped weights' own data.
 # SMOKE=1 runs the same steps tiny on this CPU.
 # shellcheck source=scripts/gpu_prelude.sh
 source "$(dirname "$0")/gpu_prelude.sh"
@@ -22,6 +25,11 @@ else
 fi
 export PYTHONPATH=$REPO
 tar xzf .gpu/pack.tgz -C "$WORK/data" || exit 1
+EXTRA=(); SUFFIX=""
+if [ "${WITH_FOLD:-0}" = 1 ]; then
+    tar xzf .gpu/packfold.tgz -C "$WORK/data" || exit 1
+    EXTRA=("$WORK/data/packfold"); SUFFIX=fold
+fi
 "$PY" - "$WORK/data" <<'PYEOF' || exit 1
 import json, os, sys
 from pathlib import Path
@@ -48,8 +56,9 @@ for data in new old; do
     pack=$WORK/data/pack; [ $data = old ] && pack=$WORK/data/pack_old
     for seed in 0 1 2; do
         # shellcheck disable=SC2086  # the overrides are separate key=value words
-        $PY -m twintrack train siamfc --data "$pack" --out "$RUNS/${data}_s$seed" --device $DEVICE $COMMON \
-            seed=$seed >"$RUNS/${data}_s$seed.log" 2>&1 &
+        name=$data${SUFFIX}_s$seed
+        $PY -m twintrack train siamfc --data "$pack" "${EXTRA[@]}" --out "$RUNS/$name" --device $DEVICE $COMMON \
+            seed=$seed >"$RUNS/$name.log" 2>&1 &
     done
 done
 wait
