@@ -20,10 +20,10 @@
 #      ".gpu/nanotrack.tgz"],
 #      timeout_s=540): about 5 minutes expected (8 runs at once, each stopped by max_minutes=4 at worst;
 #      MAX_MINUTES and PARALLEL override).
-# Output: $OUT/sweep.tgz.part-* (each run's metrics.csv, config.yaml, curves.png, log and best_ weights: ~60 MB).
+# Output: $OUT/sweep.tgz.part-* (each run's metrics.csv, config.yaml, curves.png, log and final weights: ~55 MB).
 # Then here: cat sweep.tgz.part-* | tar xz, and for each run
 #   bench/selection.py --tracker siamfc --base-set precision=fp32 --set precision=fp32 \
-#       --candidate-weights runs/sweep/NAME/best_siamfc_vggm.safetensors --out runs/select_siamfc --reference
+#       --candidate-weights runs/sweep/NAME/siamfc_vggm.safetensors --out runs/select_siamfc --reference
 # SMOKE=1 runs the same steps tiny on this CPU, to catch mistakes before spending GPU time.
 # shellcheck source=scripts/gpu_prelude.sh
 source "$(dirname "$0")/gpu_prelude.sh"
@@ -85,6 +85,9 @@ for run in "$RUNS"/*/; do
 done
 
 echo "== results ($(elapsed) s)"
-cd "$WORK/runs" && tar czf "$OUT/sweep.tgz" --exclude=checkpoint.pt --exclude="*.tmp" --exclude=tb --exclude=siamfc_vggm.safetensors sweep
+# The final weights come back, not the best epoch's: on 2026-11-28 the three-sequence curve was noise (0.13-0.27,
+# flat) and kept early epochs (docs/selection.md, session 8).
+cd "$WORK/runs" && tar czf "$OUT/sweep.tgz" --exclude=checkpoint.pt --exclude="*.tmp" --exclude=tb \
+    --exclude="best_*" sweep
 cd "$OUT" && split -b 15m sweep.tgz sweep.tgz.part- && rm sweep.tgz && ls -la "$OUT"
 echo "done in $(elapsed) s"
