@@ -55,15 +55,14 @@ mkdir -p "$RUNS"
 for data in new old; do
     pack=$WORK/data/pack; [ $data = old ] && pack=$WORK/data/pack_old
     for seed in 0 1 2; do
-        # shellcheck disable=SC2086  # the overrides are separate key=value words
         name=$data${SUFFIX}_s$seed
+        # shellcheck disable=SC2086  # the overrides are separate key=value words
         $PY -m twintrack train siamfc --data "$pack" "${EXTRA[@]}" --out "$RUNS/$name" --device $DEVICE $COMMON \
             seed=$seed >"$RUNS/$name.log" 2>&1 &
     done
 done
 wait
-for run in "$RUNS"/*/; do echo "-- $(basename "$run")"; tail -n 2 "$run/metrics.csv" 2>/dev/null || tail -c 400 "${run%/}.log"; done
+summarize_runs "$RUNS"
 echo "== results ($(elapsed) s)"
-cd "$WORK/runs" && tar czf "$OUT/gain.tgz" --exclude=checkpoint.pt --exclude="*.tmp" --exclude=tb gain
-cd "$OUT" && split -b 15m gain.tgz gain.tgz.part- && rm gain.tgz && ls -la "$OUT"
+bring_back "$WORK/runs" gain --exclude=tb
 echo "done in $(elapsed) s"

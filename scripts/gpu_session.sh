@@ -81,6 +81,5 @@ timeout $MDNET_SECONDS $PY -m twintrack train mdnet --data "$WORK/data/pack" --o
 tail -2 "$RUNS/mdnet/metrics.csv"
 
 echo "== 4. results ($(elapsed) s)"
-cd "$WORK" && tar czf "$OUT/runs.tgz" --exclude=checkpoint.pt --exclude=checkpoint.tmp --exclude=runs/throughput/siamfc_vggm.safetensors runs
-cd "$OUT" && split -b 15m runs.tgz runs.tgz.part- && rm runs.tgz && ls -la "$OUT"
+bring_back "$WORK" runs --exclude=runs/throughput/siamfc_vggm.safetensors
 echo "done in $(elapsed) s"

@@ -80,14 +80,10 @@ for variant in "${VARIANTS[@]}"; do
     if [ $running -ge $PARALLEL ]; then wait -n; running=$((running - 1)); fi
 done
 wait
-for run in "$RUNS"/*/; do
-    echo "-- $(basename "$run")"; tail -n 3 "$run/metrics.csv" 2>/dev/null || tail -c 400 "${run%/}.log"
-done
+summarize_runs "$RUNS"
 
 echo "== results ($(elapsed) s)"
 # The final weights come back, not the best epoch's: on 2026-11-28 the three-sequence curve was noise (0.13-0.27,
 # flat) and kept early epochs (docs/selection.md, session 8).
-cd "$WORK/runs" && tar czf "$OUT/sweep.tgz" --exclude=checkpoint.pt --exclude="*.tmp" --exclude=tb \
-    --exclude="best_*" sweep
-cd "$OUT" && split -b 15m sweep.tgz sweep.tgz.part- && rm sweep.tgz && ls -la "$OUT"
+bring_back "$WORK/runs" sweep --exclude=tb --exclude="best_*"
 echo "done in $(elapsed) s"
