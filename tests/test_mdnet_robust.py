@@ -1,5 +1,5 @@
 """MDNet's robustness options (update_min_score, keep_first_pos, lookalike_negatives, redetect_region,
-redetect_samples) and the int8 fc4, each checked for what it promises on small synthetic inputs.
+redetect_samples, template_samples) and the int8 fc4, each checked for what it promises on small synthetic inputs.
 
 Which of them the preset turns on is decided by bench/selection.py (docs/selection.md), not here.
 """
@@ -86,7 +86,7 @@ def test_template_candidates_surround_the_templates_peak():
     region = SimpleNamespace(feature_map=later, origin=np.array([100.0, 200.0]), scale=2.0)
     from twintrack.tracker.mdnet import MDNetTracker
 
-    boxes = MDNetTracker._template_candidates(fake, region)
+    boxes = MDNetTracker._template_candidates(fake, region, 200)
     assert boxes.shape == (200, 4)
     np.testing.assert_allclose(boxes[:, 2:], np.tile([30, 20], (200, 1)))  # the target's size
     centres = xywh_to_cxcywh(boxes)[:, :2]
@@ -116,11 +116,40 @@ def test_redetect_samples_add_candidates_after_a_failure_and_still_track(clip):
     assert np.isfinite(scores).all()
 
 
+def test_template_samples_propose_candidates_on_every_frame_and_redetect_samples_after_a_failure(clip):
+    frames, gt = clip
+    tracker = make_tracker(seed=0, region_size=191, template_samples=16, redetect_samples=32)
+    tracker.init(frames[0], gt[0])
+    counts = []
+    propose = tracker._template_candidates
+    tracker._template_candidates = lambda region, count: counts.append(count) or propose(region, count)
+    tracker.failures = 0
+    tracker.update(frames[1])
+    tracker.failures = 1  # as if frame 1 had failed: the larger of the two counts
+    tracker.update(frames[2])
+    assert counts == [16, 32]
+    plain = make_tracker(seed=0, region_size=191, template_samples=0, redetect_samples=32)
+    plain.init(frames[0], gt[0])
+    plain._template_candidates = lambda region, count: counts.append(count)
+    plain.failures = 0
+    plain.update(frames[1])
+    assert counts == [16, 32]  # no failure, no template_samples: no template candidates
+
+
+def test_template_samples_still_track(clip):
+    frames, gt = clip
+    boxes, scores = run(make_tracker(seed=0, region_size=191, template_samples=32), frames, gt[0])
+    assert iou(boxes[1:], gt[1:]).mean() > 0.5
+    assert np.isfinite(scores).all()
+
+
 def test_redetect_options_are_checked():
     with pytest.raises(UserError, match="redetect_region"):
         load_config("mdnet", {"redetect_region": 200})
     with pytest.raises(UserError, match="redetect_samples"):
         load_config("mdnet", {"redetect_samples": 10, "region_size": 107})
+    with pytest.raises(UserError, match="template_samples"):
+        load_config("mdnet", {"template_samples": 10, "redetect_samples": 0, "region_size": 107})
     with pytest.raises(UserError, match="fc4_int8"):
         load_config("mdnet", {"fc4_int8": "yes"})
 

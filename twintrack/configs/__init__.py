@@ -244,12 +244,13 @@ class MDNetConfig:
     # Robustness (ours): learn only from frames scoring above update_min_score; keep the first frame's positives
     # in every update; learn up to lookalike_negatives high-scoring off-target candidates per frame as negatives;
     # after a failure, a redetect_region conv pass (0: off) and redetect_samples candidates at the SiamFC template's
-    # peak.
+    # peak; template_samples such candidates on every frame.
     update_min_score: float
     keep_first_pos: bool
     lookalike_negatives: int
     redetect_region: int
     redetect_samples: int
+    template_samples: int
     # Calibrated score: sigmoid(score_scale * fc6 score + score_shift); below 0.5 the target is reported lost.
     score_scale: float
     score_shift: float
@@ -267,7 +268,7 @@ class MDNetConfig:
             value = getattr(self, key)
             if not (isinstance(value, bool) or value == "auto"):
                 raise UserError(f"config key '{key}' needs true, false or auto (got {value!r})")
-        for key in ("template_weight", "redetect_samples"):  # the template is SiamFC's 127-pixel exemplar
+        for key in ("template_weight", "redetect_samples", "template_samples"):  # the template is SiamFC's 127-pixel exemplar
             if getattr(self, key) > 0 and self.region_size < 127:
                 raise UserError(f"config key '{key}' needs region_size >= 127 (got {self.region_size})")
         if 0 < self.redetect_region < self.region_size:

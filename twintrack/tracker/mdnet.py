@@ -228,7 +228,7 @@ class MDNetTracker:
         region = self.extractor.region(frame, box, self.avg_color)
         # The region is centred on the box: the target's centre is the region's centre. SiamFC's first-frame
         # template ranks candidates (template_weight) and finds re-detection candidates (redetect_samples).
-        use_template = cfg.template_weight > 0 or cfg.redetect_samples > 0
+        use_template = cfg.template_weight > 0 or cfg.redetect_samples > 0 or cfg.template_samples > 0
         self.template = TemplatePrior(region.feature_map, cfg.region_size / 2) if use_template else None
         with self._stage("sampling"):
             pos_boxes = sample_by_iou(self.rng, jitter_boxes, box, cfg.n_pos_init, (cfg.pos_iou_init_min, 1.0),
@@ -278,8 +278,11 @@ class MDNetTracker:
                                        cfg.redetect_region if redetect else cfg.region_size)
         with self._stage("sampling"):
             candidates = jitter_boxes(self.rng, self.target, cfg.n_samples, self.trans, cfg.scale, self.frame_wh)
-            if self.failures > 0 and cfg.redetect_samples > 0:
-                candidates = np.concatenate([candidates, self._template_candidates(region)])
+            # SiamFC's template proposes where to look: after a failure (redetect_samples) or on every frame
+            # (template_samples); MDNet's classifier still decides among all candidates.
+            n_template = max(cfg.template_samples, cfg.redetect_samples if self.failures > 0 else 0)
+            if n_template > 0:
+                candidates = np.concatenate([candidates, self._template_candidates(region, n_template)])
         cand_pooled = region.pool(candidates)
         cand_inputs = self._inputs(cand_pooled)
         with self._stage("scoring"):
@@ -359,8 +362,8 @@ class MDNetTracker:
         ranked = [i for i in np.argsort(-scores) if off_target[i] and scores[i] > 0][: cfg.lookalike_negatives]
         return cand_inputs[torch.as_tensor(np.array(ranked, dtype=np.int64))]
 
-    def _template_candidates(self, region) -> np.ndarray:
-        """Re-detection: boxes of the target's size around the peak of SiamFC's first-frame template in this
+    def _template_candidates(self, region, count: int) -> np.ndarray:
+        """Boxes of the target's size around the peak of SiamFC's first-frame template in this
         region (never updated online, so an occluder or a drifted classifier cannot move it)."""
         cfg = self.config
         response = self.template.response(region.feature_map)
@@ -368,7 +371,7 @@ class MDNetTracker:
         peak_px = self.template.cell0_px + VGGM.total_stride * np.array([col, row], dtype=np.float64)
         centre = region.origin + peak_px / region.scale
         box = np.concatenate([centre - self.target[2:] / 2, self.target[2:]])
-        return jitter_boxes(self.rng, box, cfg.redetect_samples, cfg.trans, cfg.scale, self.frame_wh)
+        return jitter_boxes(self.rng, box, count, cfg.trans, cfg.scale, self.frame_wh)
 
     def _reset_head(self) -> None:
         """A new fc6 branch for this video; fc4/fc5 restart from the trained weights (kept in _head_state)."""
