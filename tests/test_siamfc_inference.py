@@ -296,9 +296,11 @@ def test_the_fp32_conv_layers_are_freed_and_multitracker_runs_the_options():
 @pytest.mark.parametrize("zoom", [1.5, 2.0])
 def test_searching_both_regions_while_lost_keeps_the_normal_result_unless_only_the_wider_one_finds_the_target(
         mode, zoom):
-    # Measured (shipped weights): at 1.5 the wider region never finds anything while the target is gone (the
-    # normal result is kept on every lost frame); at 2.0 it takes noise for the target on the first lost frame (the
-    # zoomed-out exemplar's score is less well calibrated).
+    # The rule, checked on every frame: both regions are searched only while lost, and the wider one is taken only
+    # where it finds the target and the normal one does not. Which frames that happens on depends on the CPU's
+    # int8 kernels: with the shipped weights, at 1.5 the wider region found nothing while the target was gone on
+    # the earlier sessions' Intel CPUs, but took noise after 9 lost frames (pyramid) on an AMD EPYC (session 9);
+    # at 2.0 it takes noise at once (the zoomed-out exemplar's score is less well calibrated).
     from test_siamfc_lost import target_removed_clip
 
     frames, truth = target_removed_clip()
@@ -327,9 +329,8 @@ def test_searching_both_regions_while_lost_keeps_the_normal_result_unless_only_t
         np.testing.assert_array_equal(got.box, expected.box)
         assert got.score == expected.score
         kept_normal += searched_both
-    if zoom == 1.5:
-        assert kept_normal >= 5 and not took_wide
-    else:
+    assert kept_normal >= 1 or took_wide  # the removed target put the tracker in the lost state: both were searched
+    if zoom == 2.0:
         assert took_wide
 
 

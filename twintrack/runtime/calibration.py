@@ -29,7 +29,7 @@ import numpy as np
 from torch import nn
 
 from twintrack.errors import UserError
-from twintrack.runtime.onnx_graph import INPUT_NAME, backbone_to_onnx, inference_copy
+from twintrack.runtime.onnx_graph import INPUT_NAME, backbone_to_onnx
 
 # Each activation's range is its min and max over the calibration crops. On 48 val pairs MinMax kept every SiamFC
 # response peak in fp32's cell; percentile clipping (99.99 / 99.999) moved 3 / 1 of them (docs/runtime.md).
@@ -40,10 +40,14 @@ METHODS = {"percentile": lambda m: m.Percentile, "minmax": lambda m: m.MinMax, "
 
 
 def fingerprint(backbone: nn.Module) -> str:
-    """sha256 of the backbone's inference weights (BatchNorm folded, fp32): the same for a folded or unfolded copy
-    of the same network, different for any other weights."""
+    """sha256 of the backbone's weights as stored (every state-dict tensor as fp32 bytes, BatchNorm unfolded).
+
+    No arithmetic touches the weights first: folding BatchNorm rounds differently on different CPUs, and a
+    fingerprint of folded weights did not find the shipped calibration on an AMD EPYC (session 9). A backbone
+    that is already folded has other tensors, so another fingerprint: pass the network as loaded.
+    """
     digest = hashlib.sha256()
-    for name, tensor in inference_copy(backbone).state_dict().items():
+    for name, tensor in backbone.state_dict().items():
         array = tensor.detach().cpu().float().contiguous().numpy()
         digest.update(f"{name}:{tuple(array.shape)}:".encode())
         digest.update(array.tobytes())

@@ -31,7 +31,7 @@ from twintrack.geometry import (
     uniform_boxes,
     xywh_to_cxcywh,
 )
-from twintrack.models.backbone import VGGM, fold_batchnorm
+from twintrack.models.backbone import VGGM
 from twintrack.models.mdnet import MDNet, cells_first_weight
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
@@ -186,9 +186,11 @@ class MDNetTracker:
         # An inference copy: BN folding and online fc training must not change the caller's network (a trainer
         # validating its own model, two trackers built from one net).
         net = copy.deepcopy(net)
-        fold_batchnorm(net.backbone.eval())  # conv layers stay fixed online: fold BN once
-        # channels_last: oneDNN's fastest conv layout on CPU (about 1.5x here, as for SiamFC), and RoIAlign then
-        # reads the feature map's cells as contiguous rows without a copy.
+        net.backbone.eval()
+        # The extractor's engine is built from the backbone as loaded: it folds BatchNorm once in its own copy (the
+        # conv layers stay fixed online) and finds the int8 calibration by the weights' fingerprint, which folding
+        # would change. channels_last: oneDNN's fastest conv layout on CPU (about 1.5x here, as for SiamFC), and
+        # RoIAlign then reads the feature map's cells as contiguous rows without a copy.
         net.backbone.to(memory_format=torch.channels_last)
         self.net = net.to(device)
         self.extractor = FeatureExtractor(self.net, config, device, self._stage)

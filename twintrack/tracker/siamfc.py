@@ -64,15 +64,16 @@ class SiamFCTracker:
         self.device = device
         # An inference copy: folding BatchNorm and moving devices must not touch the caller's (training) network.
         net = copy.deepcopy(net).eval().requires_grad_(False)
+        # The backbone engine (INTERFACES.md item 2): (N, 3, H, W) float32 RGB in [0, 255] on device -> (N, C, h, w)
+        # float32 features. Built from the backbone as loaded: it folds BatchNorm in its own copy, and finds the int8
+        # calibration by the weights' fingerprint, which folding would change.
+        self.backbone_engine = build_backbone_engine(net.backbone, config.precision, device,
+                                                     channels_last=config.channels_last, fold_bn=config.fold_bn,
+                                                     int8_model=config.int8_model or None)
         if config.fold_bn:
             fold_batchnorm(net)
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.net = net.to(device).to(memory_format=self.memory_format)
-        # The backbone engine (INTERFACES.md item 2): (N, 3, H, W) float32 RGB in [0, 255] on device -> (N, C, h, w)
-        # float32 features.
-        self.backbone_engine = build_backbone_engine(net.backbone, config.precision, device,
-                                                     channels_last=config.channels_last, fold_bn=config.fold_bn,
-                                                     int8_model=config.int8_model or None)
         self.timer = None  # a twintrack.tracker.timing.StageTimer to see where the time goes (bench/speed.py)
 
         feat_exemplar = VGGM.output_size(config.exemplar_size)
