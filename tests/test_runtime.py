@@ -259,6 +259,25 @@ def test_int8_model_file_errors_are_one_line(tmp_path):
     assert build_backbone_engine(backbone, "int8", CPU, int8_model=str(own)).precision == "int8"
 
 
+def test_an_int8_model_exported_before_session_9_records_the_folded_fingerprint_and_still_loads(tmp_path):
+    import onnx
+
+    from twintrack.runtime.calibration import folded_fingerprint
+
+    backbone = random_backbone(8)
+    model = onnx.load_from_string(quantize_backbone(backbone, synthetic_crops(2, seed=1)))
+    for prop in model.metadata_props:
+        if prop.key == "twintrack.fingerprint":
+            assert prop.value == fingerprint(backbone)
+            prop.value = folded_fingerprint(backbone)  # what the earlier export wrote
+    old = tmp_path / "old_int8.onnx"
+    old.write_bytes(model.SerializeToString())
+    assert folded_fingerprint(backbone) != fingerprint(backbone)
+    assert build_backbone_engine(backbone, "int8", CPU, int8_model=str(old)).precision == "int8"
+    with pytest.raises(UserError, match="calibrated for other weights"):  # and still not for other weights
+        build_backbone_engine(random_backbone(9), "int8", CPU, int8_model=str(old))
+
+
 def test_bad_precision_and_int8_on_a_gpu_are_one_line_errors():
     backbone = random_backbone(10)
     with pytest.raises(UserError, match="precision must be one of auto, fp32, bf16, int8"):

@@ -29,7 +29,7 @@ import numpy as np
 from torch import nn
 
 from twintrack.errors import UserError
-from twintrack.runtime.onnx_graph import INPUT_NAME, backbone_to_onnx
+from twintrack.runtime.onnx_graph import INPUT_NAME, backbone_to_onnx, inference_copy
 
 # Each activation's range is its min and max over the calibration crops. On 48 val pairs MinMax kept every SiamFC
 # response peak in fp32's cell; percentile clipping (99.99 / 99.999) moved 3 / 1 of them (docs/runtime.md).
@@ -46,8 +46,18 @@ def fingerprint(backbone: nn.Module) -> str:
     fingerprint of folded weights did not find the shipped calibration on an AMD EPYC (session 9). A backbone
     that is already folded has other tensors, so another fingerprint: pass the network as loaded.
     """
+    return _state_digest(backbone.state_dict())
+
+
+def folded_fingerprint(backbone: nn.Module) -> str:
+    """The fingerprint int8 models written before session 9 record: of the BatchNorm-folded weights. It matches
+    only on a CPU that folds as the exporting one did; the engine still accepts it for a user's own model."""
+    return _state_digest(inference_copy(backbone).state_dict())
+
+
+def _state_digest(state_dict) -> str:
     digest = hashlib.sha256()
-    for name, tensor in backbone.state_dict().items():
+    for name, tensor in state_dict.items():
         array = tensor.detach().cpu().float().contiguous().numpy()
         digest.update(f"{name}:{tuple(array.shape)}:".encode())
         digest.update(array.tobytes())

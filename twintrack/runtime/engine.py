@@ -19,7 +19,8 @@ from torch import nn
 
 from twintrack.errors import UserError
 from twintrack.runtime import cpu
-from twintrack.runtime.calibration import fingerprint, load_int8_file, model_fingerprint, shipped_int8_model
+from twintrack.runtime.calibration import (fingerprint, folded_fingerprint, load_int8_file, model_fingerprint,
+                                           shipped_int8_model)
 from twintrack.runtime.onnx_graph import INPUT_NAME, inference_copy
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -77,7 +78,9 @@ def _int8_model(backbone: nn.Module, int8_model) -> bytes | None:
     weights_fingerprint = fingerprint(backbone)
     if int8_model:
         data = load_int8_file(int8_model)
-        if model_fingerprint(data) != weights_fingerprint:
+        recorded = model_fingerprint(data)
+        # Models exported before session 9 record the folded weights' fingerprint: still theirs on the same CPU.
+        if recorded != weights_fingerprint and recorded != folded_fingerprint(backbone):
             raise UserError(f"int8 model '{int8_model}' was calibrated for other weights; write one for these with: "
                             "twintrack export <tracker> --weights W --int8")
         return data
