@@ -268,7 +268,8 @@ class MDNetConfig:
             value = getattr(self, key)
             if not (isinstance(value, bool) or value == "auto"):
                 raise UserError(f"config key '{key}' needs true, false or auto (got {value!r})")
-        for key in ("template_weight", "redetect_samples", "template_samples"):  # the template is SiamFC's 127-pixel exemplar
+        # The template is SiamFC's 127-pixel exemplar.
+        for key in ("template_weight", "redetect_samples", "template_samples"):
             if getattr(self, key) > 0 and self.region_size < 127:
                 raise UserError(f"config key '{key}' needs region_size >= 127 (got {self.region_size})")
         if 0 < self.redetect_region < self.region_size:
