@@ -86,7 +86,7 @@ def test_template_candidates_surround_the_templates_peak():
     region = SimpleNamespace(feature_map=later, origin=np.array([100.0, 200.0]), scale=2.0)
     from twintrack.tracker.mdnet import MDNetTracker
 
-    boxes = MDNetTracker._template_candidates(fake, region, 200)
+    boxes = MDNetTracker._template_candidates(fake, template.response(later), region, 200)
     assert boxes.shape == (200, 4)
     np.testing.assert_allclose(boxes[:, 2:], np.tile([30, 20], (200, 1)))  # the target's size
     centres = xywh_to_cxcywh(boxes)[:, :2]
@@ -122,7 +122,8 @@ def test_template_samples_propose_candidates_on_every_frame_and_redetect_samples
     tracker.init(frames[0], gt[0])
     counts = []
     propose = tracker._template_candidates
-    tracker._template_candidates = lambda region, count: counts.append(count) or propose(region, count)
+    tracker._template_candidates = lambda response, region, count: counts.append(count) or propose(
+        response, region, count)
     tracker.failures = 0
     tracker.update(frames[1])
     tracker.failures = 1  # as if frame 1 had failed: the larger of the two counts
@@ -130,7 +131,7 @@ def test_template_samples_propose_candidates_on_every_frame_and_redetect_samples
     assert counts == [16, 32]
     plain = make_tracker(seed=0, region_size=191, template_samples=0, redetect_samples=32)
     plain.init(frames[0], gt[0])
-    plain._template_candidates = lambda region, count: counts.append(count)
+    plain._template_candidates = lambda response, region, count: counts.append(count)
     plain.failures = 0
     plain.update(frames[1])
     assert counts == [16, 32]  # no failure, no template_samples: no template candidates

@@ -283,8 +283,11 @@ class MDNetTracker:
             # SiamFC's template proposes where to look: after a failure (redetect_samples) or on every frame
             # (template_samples); MDNet's classifier still decides among all candidates.
             n_template = max(cfg.template_samples, cfg.redetect_samples if self.failures > 0 else 0)
+            # The template's response on this frame, once, for both its proposals and its ranking term.
+            response = (self.template.response(region.feature_map)
+                        if n_template > 0 or cfg.template_weight > 0 else None)
             if n_template > 0:
-                candidates = np.concatenate([candidates, self._template_candidates(region, n_template)])
+                candidates = np.concatenate([candidates, self._template_candidates(response, region, n_template)])
         cand_pooled = region.pool(candidates)
         cand_inputs = self._inputs(cand_pooled)
         with self._stage("scoring"):
@@ -292,8 +295,7 @@ class MDNetTracker:
             ranking = scores
             if cfg.template_weight > 0:
                 centres_px = (candidates[:, :2] + candidates[:, 2:] / 2 - region.origin) * region.scale
-                ranking = scores + cfg.template_weight * self.template.at(
-                    self.template.response(region.feature_map), centres_px)
+                ranking = scores + cfg.template_weight * self.template.at(response, centres_px)
             top = np.argsort(-ranking)[: cfg.top_k]
         target_score = float(scores[top].mean())
         self.raw_score = target_score
@@ -364,11 +366,10 @@ class MDNetTracker:
         ranked = [i for i in np.argsort(-scores) if off_target[i] and scores[i] > 0][: cfg.lookalike_negatives]
         return cand_inputs[torch.as_tensor(np.array(ranked, dtype=np.int64))]
 
-    def _template_candidates(self, region, count: int) -> np.ndarray:
-        """Boxes of the target's size around the peak of SiamFC's first-frame template in this
-        region (never updated online, so an occluder or a drifted classifier cannot move it)."""
+    def _template_candidates(self, response: np.ndarray, region, count: int) -> np.ndarray:
+        """Boxes of the target's size around the peak of ``response``, SiamFC's first-frame template correlated with
+        this region's map (never updated online, so an occluder or a drifted classifier cannot move it)."""
         cfg = self.config
-        response = self.template.response(region.feature_map)
         row, col = np.unravel_index(int(np.argmax(response)), response.shape)
         peak_px = self.template.cell0_px + VGGM.total_stride * np.array([col, row], dtype=np.float64)
         centre = region.origin + peak_px / region.scale

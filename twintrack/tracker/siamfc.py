@@ -50,7 +50,7 @@ import torch
 
 from twintrack.configs import SiamFCConfig
 from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_to_xywh, xywh_to_cxcywh
-from twintrack.models import SiamFCNet, VGGM, fold_batchnorm
+from twintrack.models import SiamFCNet, VGGM
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 from twintrack.tracker.device_crop import crop_resize, upload_frame
@@ -62,7 +62,7 @@ class SiamFCTracker:
     def __init__(self, net: SiamFCNet, config: SiamFCConfig, device: torch.device) -> None:
         self.config = config
         self.device = device
-        # An inference copy: folding BatchNorm and moving devices must not touch the caller's (training) network.
+        # An inference copy: moving devices and freeing the conv layers must not touch the caller's (training) network.
         net = copy.deepcopy(net).eval().requires_grad_(False)
         # The backbone engine (INTERFACES.md item 2): (N, 3, H, W) float32 RGB in [0, 255] on device -> (N, C, h, w)
         # float32 features. Built from the backbone as loaded: it folds BatchNorm in its own copy, and finds the int8
@@ -70,8 +70,9 @@ class SiamFCTracker:
         self.backbone_engine = build_backbone_engine(net.backbone, config.precision, device,
                                                      channels_last=config.channels_last, fold_bn=config.fold_bn,
                                                      int8_model=config.int8_model or None)
-        if config.fold_bn:
-            fold_batchnorm(net)
+        # The engine holds what it runs (its own inference copy, or the int8 ONNX model): the tracker's fp32 conv
+        # layers are never read again. Free them (issue 10); the head (correlation, no BatchNorm) stays.
+        net.backbone = None
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.net = net.to(device).to(memory_format=self.memory_format)
         self.timer = None  # a twintrack.tracker.timing.StageTimer to see where the time goes (bench/speed.py)
@@ -95,9 +96,6 @@ class SiamFCTracker:
         self.exemplar_feat = None
         self.wide = False  # this frame's search covers the wider region (lost_search_scale, while lost)
         self.used_wide = False
-        # The engine holds what it runs (its own inference copy, or the int8 ONNX model): the tracker's fp32 conv
-        # layers are never read again. Free them (issue 10); the head (correlation) stays.
-        self.net.backbone = None
 
     # ---------------------------------------------------------------------------------------------------- api
     def init(self, frame, box) -> None:
