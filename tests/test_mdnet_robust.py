@@ -1,5 +1,5 @@
 """MDNet's robustness options (update_min_score, keep_first_pos, lookalike_negatives, redetect_region,
-redetect_samples, template_samples) and the int8 fc4, each checked for what it promises on small synthetic inputs.
+redetect_samples, template_samples, size_lr) and the int8 fc4, each checked for what it promises on small synthetic inputs.
 
 Which of them the preset turns on is decided by bench/selection.py (docs/selection.md), not here.
 """
@@ -144,6 +144,24 @@ def test_template_samples_still_track(clip):
     assert np.isfinite(scores).all()
 
 
+def test_size_lr_moves_the_size_part_way_and_keeps_the_centre():
+    tracker = make_tracker(seed=0, size_lr=0.25)
+    tracker.frame_wh = (640, 480)
+    tracker.target = np.array([100.0, 100.0, 40.0, 20.0])
+    # The top-k mean: centre (150, 130), size 80 x 60. Size: 40 + 0.25 * (80 - 40) = 50, 20 + 0.25 * 40 = 30.
+    smoothed = tracker._smoothed(np.array([110.0, 100.0, 80.0, 60.0]))
+    np.testing.assert_allclose(smoothed, [125.0, 115.0, 50.0, 30.0])
+    plain = make_tracker(seed=0)  # size_lr 1: MDNet's box, untouched
+    plain.frame_wh, plain.target = tracker.frame_wh, tracker.target
+    np.testing.assert_allclose(plain._smoothed(np.array([110.0, 100.0, 80.0, 60.0])), [110, 100, 80, 60])
+
+
+def test_size_lr_still_tracks(clip):
+    frames, gt = clip
+    boxes, _ = run(make_tracker(seed=0, region_size=191, size_lr=0.5), frames, gt[0])
+    assert iou(boxes[1:], gt[1:]).mean() > 0.5
+
+
 def test_redetect_options_are_checked():
     with pytest.raises(UserError, match="redetect_region"):
         load_config("mdnet", {"redetect_region": 200})
@@ -153,6 +171,9 @@ def test_redetect_options_are_checked():
         load_config("mdnet", {"template_samples": 10, "redetect_samples": 0, "region_size": 107})
     with pytest.raises(UserError, match="fc4_int8"):
         load_config("mdnet", {"fc4_int8": "yes"})
+    for rate in (0.0, 1.5):
+        with pytest.raises(UserError, match="size_lr"):
+            load_config("mdnet", {"size_lr": rate})
 
 
 @pytest.mark.skipif(not use_int8_fc4("auto", torch.device("cpu")), reason="no x86 quantized kernels")

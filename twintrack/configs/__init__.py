@@ -231,6 +231,7 @@ class MDNetConfig:
     scale_neg: float
     pos_scale: float
     top_k: int
+    size_lr: float  # the box's size follows the top-k mean's at this rate per frame (1: MDNet; SiamFC's scale_lr)
     template_weight: float
     # Bounding-box regression.
     use_bbreg: bool
@@ -268,6 +269,8 @@ class MDNetConfig:
             value = getattr(self, key)
             if not (isinstance(value, bool) or value == "auto"):
                 raise UserError(f"config key '{key}' needs true, false or auto (got {value!r})")
+        if not 0 < self.size_lr <= 1:
+            raise UserError(f"config key 'size_lr' needs a rate in (0, 1] (got {self.size_lr})")
         # The template is SiamFC's 127-pixel exemplar.
         for key in ("template_weight", "redetect_samples", "template_samples"):
             if getattr(self, key) > 0 and self.region_size < 127:

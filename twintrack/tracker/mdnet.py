@@ -301,7 +301,7 @@ class MDNetTracker:
         self.raw_score = target_score
         success = target_score > 0
         self.failures = 0 if success else self.failures + 1
-        self.target = clip_box(candidates[top].mean(axis=0), *self.frame_wh, min_size=4)
+        self.target = self._smoothed(candidates[top].mean(axis=0))
         result_box = self.target
         if success:
             self.trans = cfg.trans
@@ -345,6 +345,16 @@ class MDNetTracker:
 
         score = self.calibrated(target_score)
         return TrackResult(box=result_box.copy(), score=score, lost=score < 0.5)
+
+    def _smoothed(self, box: np.ndarray) -> np.ndarray:
+        """``box``'s centre with a size that moves only size_lr of the way from the last target's to ``box``'s:
+        the top-k mean of candidates scored on a feature map with context tends to grow on small targets."""
+        lr = self.config.size_lr
+        if lr < 1:
+            centre = box[:2] + box[2:] / 2
+            size = (1 - lr) * self.target[2:] + lr * box[2:]
+            box = np.concatenate([centre - size / 2, size])
+        return clip_box(box, *self.frame_wh, min_size=4)
 
     def calibrated(self, raw_score: float) -> float:
         """The probability that the target is present and tracked: a logistic map of fc6's raw score, fitted on
