@@ -88,6 +88,11 @@ class SiamFCConfig:
     lost_search_mode: str
     # both: the wider region's score needed to take it (its exemplar is zoomed out; the score was fitted at 1x).
     lost_wide_min_score: float
+    # Staple's colour cue (tracker/color_prior.py): the located response gains color_weight x its range x the mean
+    # foreground probability of a target-sized box at each cell; the colour model follows confident frames at
+    # color_lr (0: the first frame's only). color_weight 0 = off.
+    color_weight: float
+    color_lr: float
 
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):
@@ -109,12 +114,14 @@ class SiamFCConfig:
             "lost_window_influence": self.lost_window_influence == -1 or 0 <= self.lost_window_influence <= 1,
             "lost_search_mode": self.lost_search_mode in ("wide", "both"),
             "lost_wide_min_score": 0.5 <= self.lost_wide_min_score <= 1,
+            "color_weight": self.color_weight >= 0,
+            "color_lr": 0 <= self.color_lr <= 1,
         }
         ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
                   "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
                   "template_min_score": "in [0, 1]", "lost_search_scale": ">= 1",
                   "lost_window_influence": "-1 (= window_influence) or in [0, 1]", "lost_search_mode": "wide or both",
-                  "lost_wide_min_score": "in [0.5, 1]"}
+                  "lost_wide_min_score": "in [0.5, 1]", "color_weight": ">= 0", "color_lr": "in [0, 1]"}
         for key, ok in checks.items():
             if not ok:
                 raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(self, key)!r})")

@@ -36,6 +36,11 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
   and the wider one scores at least ``lost_wide_min_score`` (the score was calibrated at the normal scale: the
   zoomed-out exemplar's is less sure).
 
+- ``color_weight``: Staple's colour cue (Bertinetto et al., CVPR 2016; tracker/color_prior.py): RGB histograms of
+  the target against its search region give each pixel a foreground probability; the located response gains
+  ``color_weight`` x its own range x the mean probability of a target-sized box at each cell, so a look-alike of
+  another colour loses to the target. The model is the first frame's, or follows confident frames at ``color_lr``.
+
 The correlation is linear in the template, so both response terms go into one extra template
 (``template_weight * z_t - distractor_weight * d``): one 11 x 11 correlation per frame (a fifth of the pyramid's).
 """
@@ -53,6 +58,7 @@ from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_t
 from twintrack.models import SiamFCNet, VGGM
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
+from twintrack.tracker.color_prior import ColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 
 
@@ -153,6 +159,7 @@ class SiamFCTracker:
         self.distractor = torch.zeros_like(middle) if cfg.distractor_weight > 0 else None
         self.distractor_active = False
         self._update_extra_template()
+        self.color_model = ColorModel(*self._color_view(frame)) if cfg.color_weight > 0 else None
 
     def _scale_frame(self) -> bool:
         """Whether this frame's search has a crop per scale (search3 on every scale_interval-th frame)."""
@@ -236,6 +243,9 @@ class SiamFCTracker:
         adjust = self.extra_template is not None and not wide
         feat = search_feat[best if cfg.scale_mode == "search3" else 0][None]
         located = self._adjusted(responses[best], feat) if adjust else responses[best]
+        if self.color_model is not None:  # the best scale's search region; the target at that scale in it
+            crop_factor = factor if cfg.scale_mode == "search3" else 1.0
+            located = self._with_color(located, frame, (cfg.lost_search_scale if wide else 1.0) * crop_factor, factor)
 
         with self._stage("peak"):
             influence = cfg.window_influence
@@ -262,6 +272,8 @@ class SiamFCTracker:
             self._learn(responses[best], feat, row, col, score)
         if not self.lost:
             self._update_scale(factor)
+            if self.color_model is not None and cfg.color_lr > 0:
+                self.color_model.update(*self._color_view(frame), cfg.color_lr)
         self.frames_located += 1
         self.used_wide = wide  # this frame's result came from the wider region
         self.wide = self.lost and cfg.lost_search_scale != 1
@@ -308,6 +320,31 @@ class SiamFCTracker:
         with self._stage("correlation"), torch.inference_mode():
             extra = self.net.head.all_pairs(self.extra_template, feat)[0, 0].float().cpu().numpy() - self.head_bias
         return ((1 - w) * (response - self.head_bias) + extra + self.head_bias).astype(np.float32)
+
+    # ---------------------------------------------------------------------------------- option: colour cue
+    def _color_view(self, frame, zoom_side: float = 1.0, target_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """The search region (times ``zoom_side``) around the current centre at COLOR_CROP pixels, and the target's
+        box in it at ``target_scale`` x its current size: what the colour model is fitted on and read from (a small
+        crop: colour needs no detail, and the table lookup and the integral image run per pixel)."""
+        side = self.search_side * zoom_side
+        crop = crop_and_resize(frame, self.center, side, COLOR_CROP, self.avg_color)
+        size = self.target_size * target_scale * COLOR_CROP / side
+        return crop, np.concatenate([COLOR_CROP / 2 - size / 2, size])
+
+    def _with_color(self, located: np.ndarray, frame, zoom_side: float, target_scale: float) -> np.ndarray:
+        """``located`` plus the colour cue at each coarse cell: color_weight x the response's range x the mean
+        foreground probability of the target's box (at ``target_scale``) centred where that cell points, in the
+        search region times ``zoom_side`` (a new array)."""
+        cfg = self.config
+        with self._stage("color"):
+            crop, box = self._color_view(frame, zoom_side, target_scale)
+            # Coarse cell i points (i - (n - 1) / 2) x total_stride search pixels from the crop's centre.
+            offsets = (np.arange(self.response_size) - (self.response_size - 1) / 2) * cfg.total_stride
+            offsets = offsets * COLOR_CROP / cfg.search_size + COLOR_CROP / 2
+            centres = np.stack(np.meshgrid(offsets, offsets), axis=-1)  # (row, col, (x, y))
+            color = self.color_model.box_scores(crop, centres, box[2:])
+            spread = float(located.max() - located.min())
+            return (located + cfg.color_weight * spread * color).astype(np.float32)
 
     def _update_extra_template(self) -> None:
         cfg = self.config
@@ -416,6 +453,9 @@ class SiamFCTracker:
 
     def _stage(self, name: str):
         return self.timer.stage(name) if self.timer is not None else _NO_TIMER
+
+
+COLOR_CROP = 128  # side of the colour cue's crop of the search region (pixels)
 
 
 class _NoTimer:
