@@ -1,6 +1,6 @@
 """Honest model selection: a candidate setting against the default, over seeds, on val AND on a second opinion.
 
-    .venv/bin/python bench/selection.py --set KEY=VALUE [KEY=VALUE ...] [--seeds 0 1 2] [--splits val fold]
+    .venv/bin/python bench/selection.py --set KEY=VALUE [KEY=VALUE ...] [--seeds 0 1 2] [--splits val fold rest]
                                      [--tracker mdnet] [--base-set KEY=VALUE ...] [--reference siamfc]
                                      [--sequences NAME ...] [--workers 2] [--out runs/select]
     .venv/bin/python bench/selection.py --tracker siamfc --set KEY=VALUE ...   # one run per setting (deterministic)
@@ -16,6 +16,9 @@ the default's). The splits:
   ../shared/data/sot/train in sorted order, starting with the first (8 sequences, 668 frames; listed in
   docs/selection.md). The shipped MDNet fc layers were trained on them (and the conv layers, SiamFC's, too): a
   fold held out from training would be better, see the doc.
+- ``rest`` (a default split for siamfc only): the other 53 training sequences (6,310 frames). A third opinion for
+  SiamFC's inference settings: like the fold, they are in SiamFC's training set and no inference setting was
+  tuned on them. For MDNet they are not (its fc layers were trained on them), so MDNet's default is val and fold.
 
 Each (tracker, resolved config, weights, code, split, seed, sequence) run is cached as a JSON file under --out, keyed
 by a hash of all of those (the tracker's own source files included), so the default's runs are reused by every
@@ -46,10 +49,12 @@ def split_sequences(split: str, only=None):
 
     if split == "val":
         sequences = load_folder_sequences(DATA / "val")
-    elif split == "fold":
-        sequences = sorted(load_folder_sequences(DATA / "train"), key=lambda s: s.name)[FOLD_START::FOLD_EVERY]
+    elif split in ("fold", "rest"):
+        train = sorted(load_folder_sequences(DATA / "train"), key=lambda s: s.name)
+        fold = train[FOLD_START::FOLD_EVERY]
+        sequences = fold if split == "fold" else [s for s in train if s not in fold]
     else:
-        raise SystemExit(f"selection.py: unknown split {split!r} (val or fold)")
+        raise SystemExit(f"selection.py: unknown split {split!r} (val, fold or rest)")
     return [s for s in sequences if not only or s.name in only]
 
 
@@ -186,7 +191,8 @@ def main(argv=None) -> int:
                         help="the default's overrides (default: the preset)")
     parser.add_argument("--seeds", type=int, nargs="+",
                         help="default: 0 1 2; 0 for siamfc (deterministic: every seed gives the same boxes)")
-    parser.add_argument("--splits", nargs="+", default=["val", "fold"])
+    parser.add_argument("--splits", nargs="+",
+                        help="default: val fold; val fold rest for siamfc (docs/selection.md, protocol item 4)")
     parser.add_argument("--sequences", nargs="*", help="screen on these sequences only (not a decision)")
     parser.add_argument("--reference", nargs="*", default=["siamfc"], help="deterministic trackers to show")
     parser.add_argument("--workers", type=int, default=2)
@@ -196,6 +202,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.seeds is None:
         args.seeds = [0] if args.tracker == "siamfc" else [0, 1, 2]
+    if args.splits is None:
+        args.splits = ["val", "fold", "rest"] if args.tracker == "siamfc" else ["val", "fold"]
     out = Path(args.out)
     split_seqs = {split: split_sequences(split, args.sequences) for split in args.splits}
     base_over, cand_over = parse_overrides(args.base_set), parse_overrides(args.set)
