@@ -92,6 +92,17 @@ def test_the_colour_cue_breaks_a_tie_towards_the_targets_colour():
     assert off.color_model is None
 
 
+def test_the_colour_cue_stands_down_where_the_targets_colour_fills_the_region():
+    first = two_squares_frame((144, 104), (186, 150))
+    tracker = twintrack.create_tracker("siamfc", device="cpu", color_weight=0.5)
+    tracker.init(first, np.array([144.0, 104.0, 32.0, 32.0]))
+    all_red = np.empty_like(first)
+    all_red[:] = RED  # every box scores 1, as does the region's mean: the gate is 0
+    response = np.random.default_rng(0).random((17, 17)).astype(np.float32)
+    located = tracker._with_color(response, all_red, zoom_side=1.0, target_scale=1.0)
+    np.testing.assert_allclose(located, response, atol=1e-6)
+
+
 def test_the_colour_cue_still_tracks_and_its_off_value_changes_nothing():
     frames = [two_squares_frame((100 + 4 * i, 104 + 2 * i), (230, 60)) for i in range(8)]
     truth = [np.array([100 + 4 * i, 104 + 2 * i, 32, 32], dtype=np.float64) for i in range(8)]

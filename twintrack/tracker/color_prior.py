@@ -52,10 +52,13 @@ class ColorModel:
         """(H, W) float32 foreground probability of each pixel."""
         return self.probability[bin_index(crop)]
 
-    def box_scores(self, crop: np.ndarray, centres: np.ndarray, box_wh) -> np.ndarray:
+    def box_scores(self, crop: np.ndarray, centres: np.ndarray, box_wh, probability=None) -> np.ndarray:
         """Mean foreground probability over a ``box_wh`` box centred at each of ``centres`` (..., 2) crop pixels
-        (x, y), the box clipped to the crop; shape ``centres.shape[:-1]``."""
-        sums = cv2.integral(self.pixel_map(crop), sdepth=cv2.CV_64F)  # (H + 1, W + 1)
+        (x, y), the box clipped to the crop; shape ``centres.shape[:-1]``. ``probability``: ``pixel_map(crop)``
+        when the caller has it already."""
+        if probability is None:
+            probability = self.pixel_map(crop)
+        sums = cv2.integral(probability, sdepth=cv2.CV_64F)  # (H + 1, W + 1)
         h, w = crop.shape[:2]
         half_w, half_h = max(box_wh[0], 1.0) / 2, max(box_wh[1], 1.0) / 2
         x0 = np.clip(np.round(centres[..., 0] - half_w), 0, w - 1).astype(int)

@@ -39,7 +39,7 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
 - ``color_weight``: Staple's colour cue (Bertinetto et al., CVPR 2016; tracker/color_prior.py): RGB histograms of
   the target against its search region give each pixel a foreground probability; the located response gains
   ``color_weight`` x its own range x the mean probability of a target-sized box at each cell, so a look-alike of
-  another colour loses to the target. The model is the first frame's, or follows confident frames at ``color_lr``.
+  another colour loses to the target; scaled down on frames where the target's colours fill the region. The model is the first frame's, or follows confident frames at ``color_lr``.
 
 The correlation is linear in the template, so both response terms go into one extra template
 (``template_weight * z_t - distractor_weight * d``): one 11 x 11 correlation per frame (a fifth of the pyramid's).
@@ -342,9 +342,14 @@ class SiamFCTracker:
             offsets = (np.arange(self.response_size) - (self.response_size - 1) / 2) * cfg.total_stride
             offsets = offsets * COLOR_CROP / cfg.search_size + COLOR_CROP / 2
             centres = np.stack(np.meshgrid(offsets, offsets), axis=-1)  # (row, col, (x, y))
-            color = self.color_model.box_scores(crop, centres, box[2:])
+            probability = self.color_model.pixel_map(crop)
+            color = self.color_model.box_scores(crop, centres, box[2:], probability)
+            # How much the best box stands out from the region as a whole: 0 where the target's colours are all
+            # over this frame's region (a dark rider in front of a dark forest), towards 1 where they are its own.
+            best = float(color.max())
+            gate = max(best - float(probability.mean()), 0.0) / max(best, 1e-6)
             spread = float(located.max() - located.min())
-            return (located + cfg.color_weight * spread * color).astype(np.float32)
+            return (located + cfg.color_weight * gate * spread * color).astype(np.float32)
 
     def _update_extra_template(self) -> None:
         cfg = self.config
