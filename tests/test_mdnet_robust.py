@@ -1,5 +1,5 @@
 """MDNet's robustness options (update_min_score, keep_first_pos, lookalike_negatives, redetect_region,
-redetect_samples, template_samples, size_lr) and the int8 fc4, each checked for what it promises on small synthetic inputs.
+redetect_samples, template_samples, size_lr, update_min_template) and the int8 fc4, each checked for what it promises on small synthetic inputs.
 
 Which of them the preset turns on is decided by bench/selection.py (docs/selection.md), not here.
 """
@@ -162,6 +162,31 @@ def test_size_lr_still_tracks(clip):
     assert iou(boxes[1:], gt[1:]).mean() > 0.5
 
 
+def test_update_min_template_reads_the_template_at_the_targets_centre():
+    tracker = make_tracker(seed=0, region_size=191, update_min_template=0.5)
+    tracker.target = np.array([40.0, 30.0, 20.0, 10.0])  # centre (50, 35)
+    region = SimpleNamespace(origin=np.array([10.0, 5.0]), scale=2.0)
+    read = []
+
+    def at(response, centres_px):
+        read.append(centres_px.copy())
+        return np.array([response])
+
+    tracker.template = SimpleNamespace(at=at)
+    assert tracker._template_agrees(0.5, region) and not tracker._template_agrees(0.49, region)
+    np.testing.assert_allclose(read[0], [[80.0, 60.0]])  # ((50, 35) - (10, 5)) x 2 region pixels
+    off = make_tracker(seed=0, region_size=191)
+    assert off._template_agrees(0.0, region)  # 0: every frame may teach, without reading a template
+
+
+def test_update_min_template_still_tracks_and_learns_on_a_visible_target(clip):
+    frames, gt = clip
+    tracker = make_tracker(seed=0, region_size=191, update_min_template=0.5)
+    boxes, _ = run(tracker, frames, gt[0])
+    assert iou(boxes[1:], gt[1:]).mean() > 0.5
+    assert len(tracker.pos_memory) > 1  # the template agreed on some frames: they were learnt
+
+
 def test_redetect_options_are_checked():
     with pytest.raises(UserError, match="redetect_region"):
         load_config("mdnet", {"redetect_region": 200})
@@ -171,6 +196,10 @@ def test_redetect_options_are_checked():
         load_config("mdnet", {"template_samples": 10, "redetect_samples": 0, "region_size": 107})
     with pytest.raises(UserError, match="fc4_int8"):
         load_config("mdnet", {"fc4_int8": "yes"})
+    with pytest.raises(UserError, match="update_min_template"):
+        load_config("mdnet", {"update_min_template": 1.5})
+    with pytest.raises(UserError, match="update_min_template"):
+        load_config("mdnet", {"update_min_template": 0.5, "redetect_samples": 0, "region_size": 107})
     for rate in (0.0, 1.5):
         with pytest.raises(UserError, match="size_lr"):
             load_config("mdnet", {"size_lr": rate})

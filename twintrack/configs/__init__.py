@@ -254,6 +254,7 @@ class MDNetConfig:
     # after a failure, a redetect_region conv pass (0: off) and redetect_samples candidates at the SiamFC template's
     # peak; template_samples such candidates on every frame.
     update_min_score: float
+    update_min_template: float  # learn from a frame only where SiamFC's first-frame template responds this much
     keep_first_pos: bool
     lookalike_negatives: int
     redetect_region: int
@@ -279,7 +280,9 @@ class MDNetConfig:
         if not 0 < self.size_lr <= 1:
             raise UserError(f"config key 'size_lr' needs a rate in (0, 1] (got {self.size_lr})")
         # The template is SiamFC's 127-pixel exemplar.
-        for key in ("template_weight", "redetect_samples", "template_samples"):
+        if not 0 <= self.update_min_template <= 1:
+            raise UserError(f"config key 'update_min_template' needs a value in [0, 1] (got {self.update_min_template})")
+        for key in ("template_weight", "redetect_samples", "template_samples", "update_min_template"):
             if getattr(self, key) > 0 and self.region_size < 127:
                 raise UserError(f"config key '{key}' needs region_size >= 127 (got {self.region_size})")
         if 0 < self.redetect_region < self.region_size:

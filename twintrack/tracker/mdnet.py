@@ -230,7 +230,8 @@ class MDNetTracker:
         region = self.extractor.region(frame, box, self.avg_color)
         # The region is centred on the box: the target's centre is the region's centre. SiamFC's first-frame
         # template ranks candidates (template_weight) and finds re-detection candidates (redetect_samples).
-        use_template = cfg.template_weight > 0 or cfg.redetect_samples > 0 or cfg.template_samples > 0
+        use_template = (cfg.template_weight > 0 or cfg.redetect_samples > 0 or cfg.template_samples > 0
+                        or cfg.update_min_template > 0)
         self.template = TemplatePrior(region.feature_map, cfg.region_size / 2) if use_template else None
         with self._stage("sampling"):
             pos_boxes = sample_by_iou(self.rng, jitter_boxes, box, cfg.n_pos_init, (cfg.pos_iou_init_min, 1.0),
@@ -285,7 +286,7 @@ class MDNetTracker:
             n_template = max(cfg.template_samples, cfg.redetect_samples if self.failures > 0 else 0)
             # The template's response on this frame, once, for both its proposals and its ranking term.
             response = (self.template.response(region.feature_map)
-                        if n_template > 0 or cfg.template_weight > 0 else None)
+                        if n_template > 0 or cfg.template_weight > 0 or cfg.update_min_template > 0 else None)
             if n_template > 0:
                 candidates = np.concatenate([candidates, self._template_candidates(response, region, n_template)])
         cand_pooled = region.pool(candidates)
@@ -316,8 +317,9 @@ class MDNetTracker:
             self.trans = min(self.trans * 1.1, cfg.trans_limit)
 
         # Learn only from frames the classifier is sure of (update_min_score): a partly occluded target scores
-        # just above 0, and samples drawn there teach the occluder as the target.
-        if target_score > max(cfg.update_min_score, 0.0):  # collect samples around the new box, same feature map
+        # just above 0, and samples drawn there teach the occluder as the target. update_min_template asks the
+        # first frame's template instead, which online learning cannot have taught to like the occluder.
+        if target_score > max(cfg.update_min_score, 0.0) and self._template_agrees(response, region):
             with self._stage("sampling"):
                 pos_boxes = sample_by_iou(self.rng, jitter_boxes, self.target, cfg.n_pos_update,
                                           (cfg.pos_iou_update_min, 1.0), translate=0.1, scale=cfg.pos_scale,
@@ -375,6 +377,15 @@ class MDNetTracker:
         off_target = iou(candidates, self.target) < cfg.neg_iou_update_max
         ranked = [i for i in np.argsort(-scores) if off_target[i] and scores[i] > 0][: cfg.lookalike_negatives]
         return cand_inputs[torch.as_tensor(np.array(ranked, dtype=np.int64))]
+
+    def _template_agrees(self, response, region) -> bool:
+        """Whether the template's response (scaled to [0, 1] per frame) at the target's centre reaches
+        update_min_template (always, when that is 0)."""
+        threshold = self.config.update_min_template
+        if threshold <= 0:
+            return True
+        centre_px = (self.target[:2] + self.target[2:] / 2 - region.origin) * region.scale
+        return float(self.template.at(response, centre_px[None])[0]) >= threshold
 
     def _template_candidates(self, response: np.ndarray, region, count: int) -> np.ndarray:
         """Boxes of the target's size around the peak of ``response``, SiamFC's first-frame template correlated with
