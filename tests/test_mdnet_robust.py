@@ -1,5 +1,6 @@
 """MDNet's robustness options (update_min_score, keep_first_pos, lookalike_negatives, redetect_region,
-redetect_samples, template_samples, size_lr, update_min_template) and the int8 fc4, each checked for what it promises on small synthetic inputs.
+redetect_samples, template_samples, size_lr, update_min_template) and the int8 fc4, each checked for what it
+promises on small synthetic inputs.
 
 Which of them the preset turns on is decided by bench/selection.py (docs/selection.md), not here.
 """

@@ -281,7 +281,8 @@ class MDNetConfig:
             raise UserError(f"config key 'size_lr' needs a rate in (0, 1] (got {self.size_lr})")
         # The template is SiamFC's 127-pixel exemplar.
         if not 0 <= self.update_min_template <= 1:
-            raise UserError(f"config key 'update_min_template' needs a value in [0, 1] (got {self.update_min_template})")
+            raise UserError(f"config key 'update_min_template' needs a value in [0, 1] "
+                            f"(got {self.update_min_template})")
         for key in ("template_weight", "redetect_samples", "template_samples", "update_min_template"):
             if getattr(self, key) > 0 and self.region_size < 127:
                 raise UserError(f"config key '{key}' needs region_size >= 127 (got {self.region_size})")

@@ -350,7 +350,8 @@ class MDNetTracker:
 
     def _smoothed(self, box: np.ndarray) -> np.ndarray:
         """``box``'s centre with a size that moves only size_lr of the way from the last target's to ``box``'s:
-        the top-k mean of candidates scored on a feature map with context tends to grow on small targets."""
+        the top-k candidates' mean size is noisy from frame to frame (too large on some targets, too small on
+        others), as SiamFC's scale estimate is, which SiamFC smooths the same way (scale_lr)."""
         lr = self.config.size_lr
         if lr < 1:
             centre = box[:2] + box[2:] / 2

@@ -39,7 +39,8 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
 - ``color_weight``: Staple's colour cue (Bertinetto et al., CVPR 2016; tracker/color_prior.py): RGB histograms of
   the target against its search region give each pixel a foreground probability; the located response gains
   ``color_weight`` x its own range x the mean probability of a target-sized box at each cell, so a look-alike of
-  another colour loses to the target; scaled down on frames where the target's colours fill the region. The model is the first frame's, or follows confident frames at ``color_lr``.
+  another colour loses to the target. The cue is scaled down on frames where the target's colours fill the region;
+  the model is the first frame's, or follows confident frames at ``color_lr``.
 
 The correlation is linear in the template, so both response terms go into one extra template
 (``template_weight * z_t - distractor_weight * d``): one 11 x 11 correlation per frame (a fifth of the pyramid's).
