@@ -108,17 +108,19 @@ def test_the_colour_cue_still_tracks_and_its_off_value_changes_nothing():
     truth = [np.array([100 + 4 * i, 104 + 2 * i, 32, 32], dtype=np.float64) for i in range(8)]
     boxes = {}
     for name, overrides in {"preset": {}, "off": {"color_weight": 0.0, "color_lr": 0.5},
+                            "sure": {"color_weight": 0.3, "color_max_score": 1e-9},  # no frame scores below
                             "on": {"color_weight": 0.3, "color_lr": 0.04}}.items():
         tracker = twintrack.create_tracker("siamfc", device="cpu", **overrides)
         tracker.init(frames[0], truth[0])
         boxes[name] = np.array([tracker.update(frame).box for frame in frames[1:]])
     np.testing.assert_array_equal(boxes["off"], boxes["preset"])
+    np.testing.assert_array_equal(boxes["sure"], boxes["preset"])
     centres = boxes["on"][:, :2] + boxes["on"][:, 2:] / 2
     expected = np.array(truth[1:])[:, :2] + 16
     assert np.abs(centres - expected).max() < 6
 
 
-@pytest.mark.parametrize("key,value", [("color_weight", -0.1), ("color_lr", 1.5)])
+@pytest.mark.parametrize("key,value", [("color_weight", -0.1), ("color_lr", 1.5), ("color_max_score", 0.0)])
 def test_colour_options_are_checked(key, value):
     with pytest.raises(UserError, match=key):
         load_config("siamfc", {key: value})

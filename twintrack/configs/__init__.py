@@ -93,6 +93,7 @@ class SiamFCConfig:
     # color_lr (0: the first frame's only). color_weight 0 = off.
     color_weight: float
     color_lr: float
+    color_max_score: float  # the cue only on frames whose lost-target score is below this (1: every frame)
 
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):
@@ -116,12 +117,14 @@ class SiamFCConfig:
             "lost_wide_min_score": 0.5 <= self.lost_wide_min_score <= 1,
             "color_weight": self.color_weight >= 0,
             "color_lr": 0 <= self.color_lr <= 1,
+            "color_max_score": 0 < self.color_max_score <= 1,
         }
         ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
                   "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
                   "template_min_score": "in [0, 1]", "lost_search_scale": ">= 1",
                   "lost_window_influence": "-1 (= window_influence) or in [0, 1]", "lost_search_mode": "wide or both",
-                  "lost_wide_min_score": "in [0.5, 1]", "color_weight": ">= 0", "color_lr": "in [0, 1]"}
+                  "lost_wide_min_score": "in [0.5, 1]", "color_weight": ">= 0", "color_lr": "in [0, 1]",
+                  "color_max_score": "in (0, 1]"}
         for key, ok in checks.items():
             if not ok:
                 raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(self, key)!r})")

@@ -244,7 +244,11 @@ class SiamFCTracker:
         adjust = self.extra_template is not None and not wide
         feat = search_feat[best if cfg.scale_mode == "search3" else 0][None]
         located = self._adjusted(responses[best], feat) if adjust else responses[best]
-        if self.color_model is not None:  # the best scale's search region; the target at that scale in it
+        # The score reads the first frame's exemplar's response, as it was calibrated.
+        score = self.score(self.score_features(responses[best], wide=wide))
+        # The colour cue on frames scored below color_max_score (1: every frame): the best scale's search region,
+        # the target at that scale in it.
+        if self.color_model is not None and score < cfg.color_max_score:
             crop_factor = factor if cfg.scale_mode == "search3" else 1.0
             located = self._with_color(located, frame, (cfg.lost_search_scale if wide else 1.0) * crop_factor, factor)
 
@@ -254,8 +258,6 @@ class SiamFCTracker:
                 influence = cfg.lost_window_influence
             row, col = self._peak(located, influence)
 
-        # The score reads the first frame's exemplar's response, as it was calibrated.
-        score = self.score(self.score_features(responses[best], wide=wide))
         self.lost = score < 0.5
         zoom = cfg.lost_search_scale if wide else 1.0
         # While lost, the peak is not the target: the size stays (a background peak would grow or shrink it
