@@ -52,7 +52,8 @@ def split_sequences(split: str, only=None):
     elif split in ("fold", "rest"):
         train = sorted(load_folder_sequences(DATA / "train"), key=lambda s: s.name)
         fold = train[FOLD_START::FOLD_EVERY]
-        sequences = fold if split == "fold" else [s for s in train if s not in fold]
+        fold_names = {s.name for s in fold}
+        sequences = fold if split == "fold" else [s for s in train if s.name not in fold_names]
     else:
         raise SystemExit(f"selection.py: unknown split {split!r} (val, fold or rest)")
     return [s for s in sequences if not only or s.name in only]

@@ -46,7 +46,7 @@ def test_box_scores_are_the_mean_probability_in_a_box_at_each_centre():
     crop = red_square_on_blue()
     model = ColorModel(crop, np.array([5.0, 5.0, 6.0, 6.0]))
     centres = np.array([[8.0, 8.0], [11.0, 8.0], [16.0, 16.0], [0.0, 0.0]])
-    scores = model.box_scores(crop, centres, (6.0, 6.0))
+    scores = model.box_scores(model.pixel_map(crop), centres, (6.0, 6.0))
     # (8, 8): columns/rows 5..10, all red -> 1. (11, 8): columns 8..13, of which 8..10 red -> 3/6.
     # (16, 16): columns/rows 13..18, all blue -> 0. (0, 0): clipped to columns/rows 0..2, all blue -> 0.
     np.testing.assert_allclose(scores, [1.0, 0.5, 0.0, 0.0], atol=1e-4)

@@ -40,7 +40,8 @@ class ColorModel:
     def _fit(crop: np.ndarray, box: np.ndarray) -> np.ndarray:
         bins = bin_index(crop)
         inside = np.zeros(bins.shape, dtype=bool)
-        x0, y0, x1, y1 = _pixel_span(box, bins.shape)
+        x0, x1 = _span(box[0], box[0] + box[2], bins.shape[1])
+        y0, y1 = _span(box[1], box[1] + box[3], bins.shape[0])
         inside[y0:y1, x0:x1] = True
         fg = np.bincount(bins[inside], minlength=BINS ** 3).astype(np.float64)
         bg = np.bincount(bins[~inside], minlength=BINS ** 3).astype(np.float64)
@@ -52,28 +53,22 @@ class ColorModel:
         """(H, W) float32 foreground probability of each pixel."""
         return self.probability[bin_index(crop)]
 
-    def box_scores(self, crop: np.ndarray, centres: np.ndarray, box_wh, probability=None) -> np.ndarray:
-        """Mean foreground probability over a ``box_wh`` box centred at each of ``centres`` (..., 2) crop pixels
-        (x, y), the box clipped to the crop; shape ``centres.shape[:-1]``. ``probability``: ``pixel_map(crop)``
-        when the caller has it already."""
-        if probability is None:
-            probability = self.pixel_map(crop)
+    @staticmethod
+    def box_scores(probability: np.ndarray, centres: np.ndarray, box_wh) -> np.ndarray:
+        """Mean of a ``pixel_map`` over a ``box_wh`` box centred at each of ``centres`` (..., 2) pixels (x, y), the
+        box clipped to the map; shape ``centres.shape[:-1]``."""
         sums = cv2.integral(probability, sdepth=cv2.CV_64F)  # (H + 1, W + 1)
-        h, w = crop.shape[:2]
+        h, w = probability.shape[:2]
         half_w, half_h = max(box_wh[0], 1.0) / 2, max(box_wh[1], 1.0) / 2
-        x0 = np.clip(np.round(centres[..., 0] - half_w), 0, w - 1).astype(int)
-        x1 = np.clip(np.round(centres[..., 0] + half_w), x0 + 1, w).astype(int)
-        y0 = np.clip(np.round(centres[..., 1] - half_h), 0, h - 1).astype(int)
-        y1 = np.clip(np.round(centres[..., 1] + half_h), y0 + 1, h).astype(int)
+        x0, x1 = _span(centres[..., 0] - half_w, centres[..., 0] + half_w, w)
+        y0, y1 = _span(centres[..., 1] - half_h, centres[..., 1] + half_h, h)
         total = sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
         return (total / ((x1 - x0) * (y1 - y0))).astype(np.float32)
 
 
-def _pixel_span(box: np.ndarray, shape) -> tuple[int, int, int, int]:
-    """The pixel rows/columns a box covers (at least one), clipped to an image of ``shape``."""
-    h, w = shape[:2]
-    x0 = int(np.clip(round(box[0]), 0, w - 1))
-    y0 = int(np.clip(round(box[1]), 0, h - 1))
-    x1 = int(np.clip(round(box[0] + box[2]), x0 + 1, w))
-    y1 = int(np.clip(round(box[1] + box[3]), y0 + 1, h))
-    return x0, y0, x1, y1
+def _span(low, high, size: int):
+    """Pixel range [first, end) from continuous edges ``low``, ``high`` (scalars or arrays): rounded, clipped to
+    ``size`` pixels, at least one pixel wide."""
+    first = np.clip(np.round(low), 0, size - 1).astype(int)
+    end = np.clip(np.round(high), first + 1, size).astype(int)
+    return first, end

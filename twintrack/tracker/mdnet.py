@@ -134,6 +134,11 @@ class FeatureExtractor:
         return RegionFeatures(self, frame, feature_map, origin, scale, avg_color, device_frame)
 
 
+def centres_px(boxes: np.ndarray, region) -> np.ndarray:
+    """(N, 2) pixels (x, y) in ``region`` (its origin and scale) of the centres of (N, 4) frame boxes."""
+    return (boxes[:, :2] + boxes[:, 2:] / 2 - region.origin) * region.scale
+
+
 class RegionFeatures:
     def __init__(self, extractor, frame, feature_map, origin, scale, avg_color, device_frame=None) -> None:
         self.extractor, self.frame, self.feature_map = extractor, frame, feature_map
@@ -295,8 +300,7 @@ class MDNetTracker:
             scores = self._scores(cand_inputs)
             ranking = scores
             if cfg.template_weight > 0:
-                centres_px = (candidates[:, :2] + candidates[:, 2:] / 2 - region.origin) * region.scale
-                ranking = scores + cfg.template_weight * self.template.at(response, centres_px)
+                ranking = scores + cfg.template_weight * self.template.at(response, centres_px(candidates, region))
             top = np.argsort(-ranking)[: cfg.top_k]
         target_score = float(scores[top].mean())
         self.raw_score = target_score
@@ -385,8 +389,7 @@ class MDNetTracker:
         threshold = self.config.update_min_template
         if threshold <= 0:
             return True
-        centre_px = (self.target[:2] + self.target[2:] / 2 - region.origin) * region.scale
-        return float(self.template.at(response, centre_px[None])[0]) >= threshold
+        return float(self.template.at(response, centres_px(self.target[None], region))[0]) >= threshold
 
     def _template_candidates(self, response: np.ndarray, region, count: int) -> np.ndarray:
         """Boxes of the target's size around the peak of ``response``, SiamFC's first-frame template correlated with

@@ -100,6 +100,11 @@ class SiamFCTracker:
         self.scale_penalties = np.full(config.scale_num, config.scale_penalty, dtype=np.float32)
         self.scale_penalties[half] = 1.0
         self.head_bias = float(self.net.head.bias)
+        # The colour cue's crop pixel (x, y) that each coarse response cell points at, (row, col, 2): cell i is
+        # (i - (n - 1) / 2) x total_stride search pixels from the crop's centre.
+        offsets = (np.arange(self.response_size) - (self.response_size - 1) / 2) * config.total_stride
+        offsets = offsets * COLOR_CROP / config.search_size + COLOR_CROP / 2
+        self.color_cells = np.stack(np.meshgrid(offsets, offsets), axis=-1)
         self.exemplar_feat = None
         self.wide = False  # this frame's search covers the wider region (lost_search_scale, while lost)
         self.used_wide = False
@@ -248,9 +253,10 @@ class SiamFCTracker:
         score = self.score(self.score_features(responses[best], wide=wide))
         # The colour cue on frames scored below color_max_score (1: every frame): the best scale's search region,
         # the target at that scale in it.
+        zoom = cfg.lost_search_scale if wide else 1.0
+        crop_factor = factor if cfg.scale_mode == "search3" else 1.0  # the best crop's side over the normal one's
         if self.color_model is not None and score < cfg.color_max_score:
-            crop_factor = factor if cfg.scale_mode == "search3" else 1.0
-            located = self._with_color(located, frame, (cfg.lost_search_scale if wide else 1.0) * crop_factor, factor)
+            located = self._with_color(located, frame, zoom * crop_factor, factor)
 
         with self._stage("peak"):
             influence = cfg.window_influence
@@ -259,12 +265,11 @@ class SiamFCTracker:
             row, col = self._peak(located, influence)
 
         self.lost = score < 0.5
-        zoom = cfg.lost_search_scale if wide else 1.0
         # While lost, the peak is not the target: the size stays (a background peak would grow or shrink it
         # without bound), and with while_lost=hold_box the centre too, so the search waits where the target was.
         if not (self.lost and cfg.while_lost == "hold_box"):
             # Peak displacement: upsampled response -> search crop pixels -> frame pixels.
-            search_side = zoom * self.search_side * (factor if cfg.scale_mode == "search3" else 1.0)
+            search_side = zoom * self.search_side * crop_factor
             disp_response = np.array([col, row], dtype=np.float64) - (self.upscale_size - 1) / 2
             disp_frame = disp_response * cfg.total_stride / cfg.response_up * search_side / cfg.search_size
             # Keep the centre on the image so a target that leaves it is searched for at the border it crossed.
@@ -341,12 +346,8 @@ class SiamFCTracker:
         cfg = self.config
         with self._stage("color"):
             crop, box = self._color_view(frame, zoom_side, target_scale)
-            # Coarse cell i points (i - (n - 1) / 2) x total_stride search pixels from the crop's centre.
-            offsets = (np.arange(self.response_size) - (self.response_size - 1) / 2) * cfg.total_stride
-            offsets = offsets * COLOR_CROP / cfg.search_size + COLOR_CROP / 2
-            centres = np.stack(np.meshgrid(offsets, offsets), axis=-1)  # (row, col, (x, y))
             probability = self.color_model.pixel_map(crop)
-            color = self.color_model.box_scores(crop, centres, box[2:], probability)
+            color = self.color_model.box_scores(probability, self.color_cells, box[2:])
             # How much the best box stands out from the region as a whole: 0 where the target's colours are all
             # over this frame's region (a dark rider in front of a dark forest), towards 1 where they are its own.
             best = float(color.max())
