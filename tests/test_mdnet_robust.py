@@ -1,5 +1,5 @@
 """MDNet's robustness options (update_min_score, keep_first_pos, lookalike_negatives, redetect_region,
-redetect_samples, template_samples, size_lr, update_min_template) and the int8 fc4, each checked for what it
+redetect_samples, template_samples, size_lr, update_min_template, motion_lr) and the int8 fc4, each checked for what it
 promises on small synthetic inputs.
 
 Which of them the preset turns on is decided by bench/selection.py (docs/selection.md), not here.
@@ -188,6 +188,43 @@ def test_update_min_template_still_tracks_and_learns_on_a_visible_target(clip):
     assert len(tracker.pos_memory) > 1  # the template agreed on some frames: they were learnt
 
 
+def test_motion_lr_centres_the_region_and_candidates_on_the_last_box_moved_by_the_velocity(clip):
+    frames, gt = clip
+    tracker = make_tracker(seed=0, region_size=191, motion_lr=0.5)
+    tracker.init(frames[0], gt[0])
+    regions, plain_region = [], tracker.extractor.region
+
+    def region(frame, box, *args):
+        regions.append(np.array(box, dtype=np.float64))
+        return plain_region(frame, box, *args)
+
+    tracker.extractor.region = region
+    velocity, moved = np.zeros(2), False
+    for frame in frames[1:]:
+        before = tracker.target.copy()
+        tracker.update(frame)
+        np.testing.assert_allclose(regions[-1], before + np.r_[velocity, 0, 0], atol=1e-9)  # inside the frame
+        centre = lambda box: box[:2] + box[2:] / 2  # noqa: E731
+        assert tracker.failures == 0  # a clip the tracker follows: every frame teaches the velocity
+        velocity = 0.5 * velocity + 0.5 * (centre(tracker.target) - centre(before))
+        np.testing.assert_allclose(tracker.velocity, velocity, atol=1e-9)
+        moved = moved or np.abs(velocity).max() > 0.5
+    assert moved
+    # A failure (every candidate scored as background) resets it: the box's motion on a failed frame is not the
+    # target's.
+    tracker._scores = lambda inputs: -np.ones(len(inputs), dtype=np.float32)
+    tracker.update(frames[-1])
+    assert tracker.failures == 1
+    np.testing.assert_array_equal(tracker.velocity, [0.0, 0.0])
+
+
+def test_motion_lr_at_zero_is_mdnet(clip):
+    frames, gt = clip
+    plain, _ = run(make_tracker(seed=0, region_size=191), frames, gt[0])
+    off, _ = run(make_tracker(seed=0, region_size=191, motion_lr=0.0), frames, gt[0])
+    np.testing.assert_array_equal(plain, off)
+
+
 def test_redetect_options_are_checked():
     with pytest.raises(UserError, match="redetect_region"):
         load_config("mdnet", {"redetect_region": 200})
@@ -204,6 +241,9 @@ def test_redetect_options_are_checked():
     for rate in (0.0, 1.5):
         with pytest.raises(UserError, match="size_lr"):
             load_config("mdnet", {"size_lr": rate})
+    for rate in (-0.1, 1.5):
+        with pytest.raises(UserError, match="motion_lr"):
+            load_config("mdnet", {"motion_lr": rate})
 
 
 @pytest.mark.skipif(not use_int8_fc4("auto", torch.device("cpu")), reason="no x86 quantized kernels")

@@ -84,7 +84,7 @@ def test_the_colour_cue_breaks_a_tie_towards_the_targets_colour():
     left, right = int(round(8 - cells)), int(round(8 + cells))
     response = np.zeros((17, 17), dtype=np.float32)
     response[8, left] = response[8, right] = 1.0
-    located = tracker._with_color(response, frame, zoom_side=1.0, target_scale=1.0)
+    located = tracker._with_color(response, frame, tracker.center, zoom_side=1.0, target_scale=1.0)
     assert located[8, left] > located[8, right] + 0.3
     assert np.all(response[8, [left, right]] == 1.0)  # a new array: the score's response is untouched
     off = twintrack.create_tracker("siamfc", device="cpu")
@@ -99,7 +99,7 @@ def test_the_colour_cue_stands_down_where_the_targets_colour_fills_the_region():
     all_red = np.empty_like(first)
     all_red[:] = RED  # every box scores 1, as does the region's mean: the gate is 0
     response = np.random.default_rng(0).random((17, 17)).astype(np.float32)
-    located = tracker._with_color(response, all_red, zoom_side=1.0, target_scale=1.0)
+    located = tracker._with_color(response, all_red, tracker.center, zoom_side=1.0, target_scale=1.0)
     np.testing.assert_allclose(located, response, atol=1e-6)
 
 

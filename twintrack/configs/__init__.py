@@ -94,6 +94,10 @@ class SiamFCConfig:
     color_weight: float
     color_lr: float
     color_max_score: float  # the cue only on frames whose lost-target score is below this (1: every frame)
+    # A constant-velocity motion model: the next search region is centred at the box's centre plus a velocity, each
+    # located frame's displacement blended into it at motion_lr (reset while lost). 0 = off (the paper: the search
+    # is centred on the last box).
+    motion_lr: float
 
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):
@@ -118,13 +122,14 @@ class SiamFCConfig:
             "color_weight": self.color_weight >= 0,
             "color_lr": 0 <= self.color_lr <= 1,
             "color_max_score": 0 < self.color_max_score <= 1,
+            "motion_lr": 0 <= self.motion_lr <= 1,
         }
         ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
                   "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
                   "template_min_score": "in [0, 1]", "lost_search_scale": ">= 1",
                   "lost_window_influence": "-1 (= window_influence) or in [0, 1]", "lost_search_mode": "wide or both",
                   "lost_wide_min_score": "in [0.5, 1]", "color_weight": ">= 0", "color_lr": "in [0, 1]",
-                  "color_max_score": "in (0, 1]"}
+                  "color_max_score": "in (0, 1]", "motion_lr": "in [0, 1]"}
         for key, ok in checks.items():
             if not ok:
                 raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(self, key)!r})")
@@ -242,6 +247,7 @@ class MDNetConfig:
     pos_scale: float
     top_k: int
     size_lr: float  # the box's size follows the top-k mean's at this rate per frame (1: MDNet; SiamFC's scale_lr)
+    motion_lr: float  # candidates and region around the last box moved by a velocity learnt at this rate (0: MDNet)
     template_weight: float
     # Bounding-box regression.
     use_bbreg: bool
@@ -282,6 +288,8 @@ class MDNetConfig:
                 raise UserError(f"config key '{key}' needs true, false or auto (got {value!r})")
         if not 0 < self.size_lr <= 1:
             raise UserError(f"config key 'size_lr' needs a rate in (0, 1] (got {self.size_lr})")
+        if not 0 <= self.motion_lr <= 1:
+            raise UserError(f"config key 'motion_lr' needs a rate in [0, 1] (got {self.motion_lr})")
         # The template is SiamFC's 127-pixel exemplar.
         if not 0 <= self.update_min_template <= 1:
             raise UserError(f"config key 'update_min_template' needs a value in [0, 1] "

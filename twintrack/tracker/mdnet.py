@@ -7,7 +7,8 @@ drawn; the first-frame box regressor refines it into the reported box only (as p
 regressor compounds frame after frame). A best score below 0 is a failure: the search widens and a short-term
 update runs; otherwise a long-term update runs every 10 frames. Sample memories are bounded deques of pooled
 features, so memory stays constant on long videos. Optionally (``template_weight``) SiamFC's first-frame template,
-correlated on the same conv pass, adds to the candidates' ranking.
+correlated on the same conv pass, adds to the candidates' ranking; with ``motion_lr`` the region and the candidates
+centre on the last box moved by a velocity learnt from successful frames (SiamFC's option of the same name).
 """
 
 from __future__ import annotations
@@ -215,6 +216,7 @@ class MDNetTracker:
         self.frame_wh = (frame.shape[1], frame.shape[0])
         self.avg_color = frame.reshape(-1, 3).mean(axis=0)
         self.target = box.copy()
+        self.velocity = np.zeros(2)  # motion_lr's smoothed centre displacement per frame (frame pixels)
         self.trans = cfg.trans
         self.frame_index = 0
         self._reset_head()
@@ -282,10 +284,13 @@ class MDNetTracker:
         # After a failure the search widens (trans, below) and, with redetect_region, the conv pass covers a larger
         # region at the same scale, so candidates far from the last box get real features instead of the border's.
         redetect = self.failures > 0 and cfg.redetect_region > cfg.region_size
-        region = self.extractor.region(frame, self.target, self.avg_color,
+        # The motion model's guess (motion_lr; the last box when off): where the region and the candidates centre.
+        predicted = self.target if not self.velocity.any() else clip_box(
+            self.target + np.concatenate([self.velocity, [0.0, 0.0]]), *self.frame_wh, min_size=4)
+        region = self.extractor.region(frame, predicted, self.avg_color,
                                        cfg.redetect_region if redetect else cfg.region_size)
         with self._stage("sampling"):
-            candidates = jitter_boxes(self.rng, self.target, cfg.n_samples, self.trans, cfg.scale, self.frame_wh)
+            candidates = jitter_boxes(self.rng, predicted, cfg.n_samples, self.trans, cfg.scale, self.frame_wh)
             # SiamFC's template proposes where to look: after a failure (redetect_samples) or on every frame
             # (template_samples); MDNet's classifier still decides among all candidates.
             n_template = max(cfg.template_samples, cfg.redetect_samples if self.failures > 0 else 0)
@@ -306,8 +311,12 @@ class MDNetTracker:
         self.raw_score = target_score
         success = target_score > 0
         self.failures = 0 if success else self.failures + 1
+        previous_centre = self.target[:2] + self.target[2:] / 2
         self.target = self._smoothed(candidates[top].mean(axis=0))
         result_box = self.target
+        if cfg.motion_lr > 0:  # learnt from successful frames only: a failure's box is not the target's motion
+            moved = self.target[:2] + self.target[2:] / 2 - previous_centre
+            self.velocity = (1 - cfg.motion_lr) * self.velocity + cfg.motion_lr * moved if success else np.zeros(2)
         if success:
             self.trans = cfg.trans
             if self.regressor is not None:

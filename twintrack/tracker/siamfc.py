@@ -41,6 +41,10 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
   ``color_weight`` x its own range x the mean probability of a target-sized box at each cell, so a look-alike of
   another colour loses to the target. The cue is scaled down on frames where the target's colours fill the region;
   the model is the first frame's, or follows confident frames at ``color_lr``.
+- ``motion_lr``: a constant-velocity motion model. The next frame's search regions are centred at the last centre
+  plus a velocity that blends in each located frame's displacement at this rate (reset while lost), so a target
+  that moves fast but steadily stays inside the search region's reach, and the cosine window favours where it is
+  going rather than where it was.
 
 The correlation is linear in the template, so both response terms go into one extra template
 (``template_weight * z_t - distractor_weight * d``): one 11 x 11 correlation per frame (a fifth of the pyramid's).
@@ -116,6 +120,7 @@ class SiamFCTracker:
         cfg = self.config
         cx, cy, w, h = xywh_to_cxcywh(box)
         self.center = np.array([cx, cy])
+        self.velocity = np.zeros(2)  # motion_lr's smoothed displacement per frame (frame pixels)
         self.target_size = np.array([w, h])
         self.initial_size = self.target_size.copy()
         self.exemplar_side = max(context_size(self.target_size, cfg.context), cfg.min_exemplar_side)
@@ -187,7 +192,12 @@ class SiamFCTracker:
         if self.wide:  # while lost: the wider region instead of the normal one, or after it (lost_search_mode both)
             zooms = [1.0, self.config.lost_search_scale] if self.config.lost_search_mode == "both" else \
                 [self.config.lost_search_scale]
-        return np.array([[self.center[0], self.center[1], self.search_side * z * f] for z in zooms for f in factors])
+        cx, cy = self.search_center()
+        return np.array([[cx, cy, self.search_side * z * f] for z in zooms for f in factors])
+
+    def search_center(self) -> np.ndarray:
+        """Where this frame's search regions are centred: the last centre, moved by the motion model's velocity."""
+        return self.center + self.velocity
 
     def search_crop(self, frame) -> np.ndarray | torch.Tensor:
         """This frame's search crop(s): k = 1 (pyramid) or scale_num (search3), twice that while lost with
@@ -255,8 +265,9 @@ class SiamFCTracker:
         # the target at that scale in it.
         zoom = cfg.lost_search_scale if wide else 1.0
         crop_factor = factor if cfg.scale_mode == "search3" else 1.0  # the best crop's side over the normal one's
+        searched_at = self.search_center()
         if self.color_model is not None and score < cfg.color_max_score:
-            located = self._with_color(located, frame, zoom * crop_factor, factor)
+            located = self._with_color(located, frame, searched_at, zoom * crop_factor, factor)
 
         with self._stage("peak"):
             influence = cfg.window_influence
@@ -265,6 +276,7 @@ class SiamFCTracker:
             row, col = self._peak(located, influence)
 
         self.lost = score < 0.5
+        previous_center = self.center
         # While lost, the peak is not the target: the size stays (a background peak would grow or shrink it
         # without bound), and with while_lost=hold_box the centre too, so the search waits where the target was.
         if not (self.lost and cfg.while_lost == "hold_box"):
@@ -273,7 +285,11 @@ class SiamFCTracker:
             disp_response = np.array([col, row], dtype=np.float64) - (self.upscale_size - 1) / 2
             disp_frame = disp_response * cfg.total_stride / cfg.response_up * search_side / cfg.search_size
             # Keep the centre on the image so a target that leaves it is searched for at the border it crossed.
-            self.center = np.clip(self.center + disp_frame, [0, 0], [frame_w, frame_h])
+            self.center = np.clip(searched_at + disp_frame, [0, 0], [frame_w, frame_h])
+        # The motion model learns from located frames only: while lost the peak is not the target's motion.
+        if cfg.motion_lr > 0:
+            self.velocity = np.zeros(2) if self.lost else (
+                (1 - cfg.motion_lr) * self.velocity + cfg.motion_lr * (self.center - previous_center))
         learn = not self.lost and not wide and (self.template is not None or self.distractor is not None)
         if learn:
             # Before the scale update: the search crop's geometry is this frame's.
@@ -330,22 +346,24 @@ class SiamFCTracker:
         return ((1 - w) * (response - self.head_bias) + extra + self.head_bias).astype(np.float32)
 
     # ---------------------------------------------------------------------------------- option: colour cue
-    def _color_view(self, frame, zoom_side: float = 1.0, target_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """The search region (times ``zoom_side``) around the current centre at COLOR_CROP pixels, and the target's
-        box in it at ``target_scale`` x its current size: what the colour model is fitted on and read from (a small
-        crop: colour needs no detail, and the table lookup and the integral image run per pixel)."""
+    def _color_view(self, frame, center=None, zoom_side: float = 1.0,
+                    target_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """The search region (times ``zoom_side``) around ``center`` (default: the current centre) at COLOR_CROP
+        pixels, and the target's box at its centre at ``target_scale`` x its current size: what the colour model is
+        fitted on and read from (a small crop: colour needs no detail, and the table lookup and the integral image
+        run per pixel)."""
         side = self.search_side * zoom_side
-        crop = crop_and_resize(frame, self.center, side, COLOR_CROP, self.avg_color)
+        crop = crop_and_resize(frame, self.center if center is None else center, side, COLOR_CROP, self.avg_color)
         size = self.target_size * target_scale * COLOR_CROP / side
         return crop, np.concatenate([COLOR_CROP / 2 - size / 2, size])
 
-    def _with_color(self, located: np.ndarray, frame, zoom_side: float, target_scale: float) -> np.ndarray:
+    def _with_color(self, located: np.ndarray, frame, center, zoom_side: float, target_scale: float) -> np.ndarray:
         """``located`` plus the colour cue at each coarse cell: color_weight x the response's range x the mean
         foreground probability of the target's box (at ``target_scale``) centred where that cell points, in the
-        search region times ``zoom_side`` (a new array)."""
+        search region at ``center`` times ``zoom_side`` (a new array)."""
         cfg = self.config
         with self._stage("color"):
-            crop, box = self._color_view(frame, zoom_side, target_scale)
+            crop, box = self._color_view(frame, center, zoom_side, target_scale)
             probability = self.color_model.pixel_map(crop)
             color = self.color_model.box_scores(probability, self.color_cells, box[2:])
             # How much the best box stands out from the region as a whole: 0 where the target's colours are all
