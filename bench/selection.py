@@ -19,6 +19,9 @@ the default's). The splits:
 - ``rest`` (a default split for siamfc only): the other 53 training sequences (6,310 frames). A third opinion for
   SiamFC's inference settings: like the fold, they are in SiamFC's training set and no inference setting was
   tuned on them. For MDNet they are not (its fc layers were trained on them), so MDNet's default is val and fold.
+- ``occlusion`` (never a default): val and the fold with the target hidden for up to 20 frames
+  (bench/occlusion.py builds it under runs/occlusion). A stress test for robustness settings, whose failure mode
+  the other splits lack.
 
 Each (tracker, resolved config, weights, code, split, seed, sequence) run is cached as a JSON file under --out, keyed
 by a hash of all of those (the tracker's own source files included), so the default's runs are reused by every
@@ -41,6 +44,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "sot"
+OCCLUSION = ROOT / "runs" / "occlusion"  # the stress split bench/occlusion.py writes
 FOLD_EVERY, FOLD_START = 8, 0  # the second opinion: sorted(train)[FOLD_START::FOLD_EVERY]
 
 
@@ -54,8 +58,12 @@ def split_sequences(split: str, only=None):
         fold = train[FOLD_START::FOLD_EVERY]
         fold_names = {s.name for s in fold}
         sequences = fold if split == "fold" else [s for s in train if s.name not in fold_names]
+    elif split == "occlusion":
+        if not OCCLUSION.is_dir():
+            raise SystemExit(f"selection.py: no '{OCCLUSION}'; build the occlusion split with bench/occlusion.py")
+        sequences = load_folder_sequences(OCCLUSION)
     else:
-        raise SystemExit(f"selection.py: unknown split {split!r} (val, fold or rest)")
+        raise SystemExit(f"selection.py: unknown split {split!r} (val, fold, rest or occlusion)")
     return [s for s in sequences if not only or s.name in only]
 
 
