@@ -188,6 +188,20 @@ def fps(records) -> float:
     return frames / max(sum(r["update_seconds"] for r in records), 1e-9)
 
 
+def lost_rates(records, sequences) -> tuple[float, float] | None:
+    """(share of frames reported lost where the target is hidden, share where it is not), over every record; the
+    hidden frames are those without ground truth (the occlusion split's). None when no frame is hidden."""
+    truth = {s.name: np.all(np.isfinite(s.ground_truth), axis=1) for s in sequences}
+    hidden, seen = [], []
+    for record in records:
+        count = min(len(truth[record["sequence"]]), len(record["lost"]))
+        visible = truth[record["sequence"]][1:count]  # update() frames only: the first is init's
+        lost = np.asarray(record["lost"], dtype=bool)[1:count]
+        hidden.extend(lost[~visible])
+        seen.extend(lost[visible])
+    return (float(np.mean(hidden)), float(np.mean(seen))) if hidden else None
+
+
 def main(argv=None) -> int:
     from twintrack.configs import parse_overrides
 
@@ -234,10 +248,15 @@ def main(argv=None) -> int:
             if all(n in ref[split][0] for n in finished):
                 aucs = [ref[split][0][n]["auc"] for n in finished]
                 print(f"{name} (deterministic, one run) on {split}: AUC {np.mean(aucs):.3f}")
+        by_name = {s.name: s for s in sequences}
         for label, runs in (("default", base[split]), ("candidate", cand[split])):
             records = [runs[seed][n] for seed in args.seeds for n in finished]
             print(f"{label} fps on {split} (update() only, 1 thread per worker, {args.workers} workers): "
                   f"{fps(records):.1f}")
+            rates = lost_rates(records, [by_name[n] for n in finished])
+            if rates is not None:
+                print(f"{label} reports the target lost on {100 * rates[0]:.0f}% of the frames it is hidden in "
+                      f"and on {100 * rates[1]:.0f}% of the others")
     keep = all(verdicts.values()) and not args.sequences and not args.partial
     per_split = ", ".join(f"{split}: {'wins' if won else 'does not win'}" for split, won in verdicts.items())
     print(f"\nverdict: {'KEEP' if keep else 'do not keep'} ({per_split})")

@@ -65,3 +65,15 @@ def test_a_written_sequence_hides_the_target_with_one_patch_and_keeps_every_othe
               for i in range(6, 9)]
     np.testing.assert_array_equal(covers[0], covers[1])
     np.testing.assert_array_equal(covers[0], covers[2])
+
+
+def test_selection_counts_lost_reports_on_hidden_and_visible_update_frames_apart():
+    import selection
+
+    nan = [np.nan] * 4
+    sequence = EvalSequence("toy", ("a",) * 6, np.array([[0, 0, 5, 5]] * 3 + [nan, nan] + [[0, 0, 5, 5]], float))
+    # Frame 0 is init's (never counted); hidden frames 3, 4: one lost; visible update frames 1, 2, 5: one lost.
+    record = {"sequence": "toy", "lost": [True, False, True, True, False, False]}
+    assert selection.lost_rates([record], [sequence]) == (0.5, 1 / 3)
+    unhidden = EvalSequence("toy", ("a",) * 6, np.zeros((6, 4)))
+    assert selection.lost_rates([record], [unhidden]) is None
