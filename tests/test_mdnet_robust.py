@@ -1,5 +1,5 @@
 """MDNet's robustness options (update_min_score, keep_first_pos, lookalike_negatives, redetect_region,
-redetect_samples, template_samples, size_lr, update_min_template, motion_lr) and the int8 fc4, each checked for what it
+redetect_samples, template_samples, size_lr, update_min_template, motion_lr, failure_box) and the int8 fc4, each checked for what it
 promises on small synthetic inputs.
 
 Which of them the preset turns on is decided by bench/selection.py (docs/selection.md), not here.
@@ -17,7 +17,7 @@ from conftest import moving_target_clip
 from test_mdnet import CLIP_WH, make_tracker, run
 from twintrack.configs import load_config
 from twintrack.errors import UserError
-from twintrack.geometry import iou, xywh_to_cxcywh
+from twintrack.geometry import iou, jitter_boxes, xywh_to_cxcywh
 from twintrack.tracker.mdnet import Int8Linear, use_int8_fc4
 from twintrack.tracker.template_prior import TemplatePrior
 
@@ -225,6 +225,38 @@ def test_motion_lr_at_zero_is_mdnet(clip):
     np.testing.assert_array_equal(plain, off)
 
 
+@pytest.mark.parametrize("mode", ["move", "hold_size", "hold_box"])
+def test_failure_box_decides_what_the_top_k_mean_of_a_failed_frame_moves(clip, monkeypatch, mode):
+    import twintrack.tracker.mdnet as mdnet_module
+
+    frames, gt = clip
+    tracker = make_tracker(seed=0, region_size=191, failure_box=mode, redetect_samples=0)
+    tracker.init(frames[0], gt[0])
+    tracker.update(frames[1])
+    before = tracker.target.copy()
+    drawn = []
+
+    def recording_jitter(*args, **kwargs):
+        boxes = jitter_boxes(*args, **kwargs)
+        drawn.append(boxes)
+        return boxes
+
+    monkeypatch.setattr(mdnet_module, "jitter_boxes", recording_jitter)
+    # Every candidate scored as background, the first drawn best: a failed frame whose top 5 are candidates 0-4.
+    tracker._scores = lambda inputs: -1.0 - np.arange(len(inputs), dtype=np.float32)
+    result = tracker.update(frames[2])
+    assert tracker.failures == 1
+    top_mean = drawn[0][:5].mean(axis=0)  # the frame's candidates: the first jitter_boxes call
+    centre = top_mean[:2] + top_mean[2:] / 2
+    expected = {"move": top_mean,
+                "hold_size": np.concatenate([centre - before[2:] / 2, before[2:]]),
+                "hold_box": before}[mode]
+    np.testing.assert_allclose(tracker.target, expected, atol=1e-9)  # the clip keeps these inside the frame
+    np.testing.assert_allclose(result.box, expected, atol=1e-9)  # no box regression on a failed frame
+    if mode == "move":  # the case the option is for: the candidates' mean size is not the target's
+        assert not np.allclose(tracker.target[2:], before[2:])
+
+
 def test_redetect_options_are_checked():
     with pytest.raises(UserError, match="redetect_region"):
         load_config("mdnet", {"redetect_region": 200})
@@ -241,6 +273,8 @@ def test_redetect_options_are_checked():
     for rate in (0.0, 1.5):
         with pytest.raises(UserError, match="size_lr"):
             load_config("mdnet", {"size_lr": rate})
+    with pytest.raises(UserError, match="failure_box"):
+        load_config("mdnet", {"failure_box": "hold"})
     for rate in (-0.1, 1.5):
         with pytest.raises(UserError, match="motion_lr"):
             load_config("mdnet", {"motion_lr": rate})

@@ -8,7 +8,8 @@ regressor compounds frame after frame). A best score below 0 is a failure: the s
 update runs; otherwise a long-term update runs every 10 frames. Sample memories are bounded deques of pooled
 features, so memory stays constant on long videos. Optionally (``template_weight``) SiamFC's first-frame template,
 correlated on the same conv pass, adds to the candidates' ranking; with ``motion_lr`` the region and the candidates
-centre on the last box moved by a velocity learnt from successful frames (SiamFC's option of the same name).
+centre on the last box moved by a velocity learnt from successful frames (SiamFC's option of the same name). With
+``failure_box`` a failed frame keeps the last size (or box) instead of the rejected candidates' mean.
 """
 
 from __future__ import annotations
@@ -312,7 +313,7 @@ class MDNetTracker:
         success = target_score > 0
         self.failures = 0 if success else self.failures + 1
         previous_centre = self.target[:2] + self.target[2:] / 2
-        self.target = self._smoothed(candidates[top].mean(axis=0))
+        self.target = self._next_target(candidates[top].mean(axis=0), success)
         result_box = self.target
         if cfg.motion_lr > 0:  # learnt from successful frames only: a failure's box is not the target's motion
             moved = self.target[:2] + self.target[2:] / 2 - previous_centre
@@ -360,6 +361,18 @@ class MDNetTracker:
 
         score = self.calibrated(target_score)
         return TrackResult(box=result_box.copy(), score=score, lost=score < 0.5)
+
+    def _next_target(self, top_mean: np.ndarray, success: bool) -> np.ndarray:
+        """The new target from the top-k candidates' mean box. On a failed frame (failure_box) the mean is of
+        candidates the classifier rejects: its size drifts at random frame after frame (an occluded target comes back
+        at a size it never had), so hold_size keeps the last size and hold_box the whole last box."""
+        mode = self.config.failure_box
+        if success or mode == "move":
+            return self._smoothed(top_mean)
+        if mode == "hold_box":
+            return self.target.copy()
+        centre = top_mean[:2] + top_mean[2:] / 2
+        return clip_box(np.concatenate([centre - self.target[2:] / 2, self.target[2:]]), *self.frame_wh, min_size=4)
 
     def _smoothed(self, box: np.ndarray) -> np.ndarray:
         """``box``'s centre with a size that moves only size_lr of the way from the last target's to ``box``'s:
