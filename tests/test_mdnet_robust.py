@@ -225,15 +225,20 @@ def test_motion_lr_at_zero_is_mdnet(clip):
     np.testing.assert_array_equal(plain, off)
 
 
-@pytest.mark.parametrize("mode", ["move", "hold_size", "hold_box"])
+@pytest.mark.parametrize("mode", ["move", "hold_size", "hold_box", "coast"])
 def test_failure_box_decides_what_the_top_k_mean_of_a_failed_frame_moves(clip, monkeypatch, mode):
     import twintrack.tracker.mdnet as mdnet_module
 
     frames, gt = clip
     tracker = make_tracker(seed=0, region_size=191, failure_box=mode, redetect_samples=0)
     tracker.init(frames[0], gt[0])
+    first = tracker.target.copy()
     tracker.update(frames[1])
     before = tracker.target.copy()
+    velocity = tracker.velocity.copy()
+    if mode == "coast":  # learnt at COAST_LR = 0.5 from the successful frame 1 (without motion_lr)
+        np.testing.assert_allclose(velocity, 0.5 * (before[:2] + before[2:] / 2 - first[:2] - first[2:] / 2))
+        assert np.abs(velocity).max() > 0.1
     drawn = []
 
     def recording_jitter(*args, **kwargs):
@@ -250,11 +255,14 @@ def test_failure_box_decides_what_the_top_k_mean_of_a_failed_frame_moves(clip, m
     centre = top_mean[:2] + top_mean[2:] / 2
     expected = {"move": top_mean,
                 "hold_size": np.concatenate([centre - before[2:] / 2, before[2:]]),
-                "hold_box": before}[mode]
+                "hold_box": before,
+                "coast": before + np.r_[velocity, 0, 0]}[mode]
     np.testing.assert_allclose(tracker.target, expected, atol=1e-9)  # the clip keeps these inside the frame
     np.testing.assert_allclose(result.box, expected, atol=1e-9)  # no box regression on a failed frame
     if mode == "move":  # the case the option is for: the candidates' mean size is not the target's
         assert not np.allclose(tracker.target[2:], before[2:])
+    if mode == "coast":  # a failure does not stop the coasting box
+        np.testing.assert_array_equal(tracker.velocity, velocity)
 
 
 def test_redetect_options_are_checked():

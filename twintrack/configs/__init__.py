@@ -248,7 +248,9 @@ class MDNetConfig:
     top_k: int
     size_lr: float  # the box's size follows the top-k mean's at this rate per frame (1: MDNet; SiamFC's scale_lr)
     motion_lr: float  # candidates and region around the last box moved by a velocity learnt at this rate (0: MDNet)
-    failure_box: str  # on a failed frame: move (MDNet: the top-k mean), hold_size (its centre, the last size), hold_box
+    # On a failed frame: move (MDNet: the top-k mean), hold_size (its centre, the last size), hold_box, or coast (the
+    # last box moved on at the successful frames' velocity).
+    failure_box: str
     template_weight: float
     # Bounding-box regression.
     use_bbreg: bool
@@ -289,8 +291,9 @@ class MDNetConfig:
                 raise UserError(f"config key '{key}' needs true, false or auto (got {value!r})")
         if not 0 < self.size_lr <= 1:
             raise UserError(f"config key 'size_lr' needs a rate in (0, 1] (got {self.size_lr})")
-        if self.failure_box not in ("move", "hold_size", "hold_box"):
-            raise UserError(f"config key 'failure_box' needs move, hold_size or hold_box (got {self.failure_box!r})")
+        if self.failure_box not in ("move", "hold_size", "hold_box", "coast"):
+            raise UserError(f"config key 'failure_box' needs move, hold_size, hold_box or coast "
+                            f"(got {self.failure_box!r})")
         if not 0 <= self.motion_lr <= 1:
             raise UserError(f"config key 'motion_lr' needs a rate in [0, 1] (got {self.motion_lr})")
         # The template is SiamFC's 127-pixel exemplar.

@@ -183,6 +183,9 @@ class RegionFeatures:
         return torch.cat(out)
 
 
+COAST_LR = 0.5  # failure_box coast without motion_lr: the velocity follows each successful frame's at this rate
+
+
 class MDNetTracker:
     name = "mdnet"
 
@@ -217,7 +220,7 @@ class MDNetTracker:
         self.frame_wh = (frame.shape[1], frame.shape[0])
         self.avg_color = frame.reshape(-1, 3).mean(axis=0)
         self.target = box.copy()
-        self.velocity = np.zeros(2)  # motion_lr's smoothed centre displacement per frame (frame pixels)
+        self.velocity = np.zeros(2)  # smoothed centre displacement per successful frame (motion_lr, coast; pixels)
         self.trans = cfg.trans
         self.frame_index = 0
         self._reset_head()
@@ -286,7 +289,7 @@ class MDNetTracker:
         # region at the same scale, so candidates far from the last box get real features instead of the border's.
         redetect = self.failures > 0 and cfg.redetect_region > cfg.region_size
         # The motion model's guess (motion_lr; the last box when off): where the region and the candidates centre.
-        predicted = self.target if not self.velocity.any() else clip_box(
+        predicted = self.target if cfg.motion_lr == 0 or not self.velocity.any() else clip_box(
             self.target + np.concatenate([self.velocity, [0.0, 0.0]]), *self.frame_wh, min_size=4)
         region = self.extractor.region(frame, predicted, self.avg_color,
                                        cfg.redetect_region if redetect else cfg.region_size)
@@ -315,9 +318,15 @@ class MDNetTracker:
         previous_centre = self.target[:2] + self.target[2:] / 2
         self.target = self._next_target(candidates[top].mean(axis=0), success)
         result_box = self.target
-        if cfg.motion_lr > 0:  # learnt from successful frames only: a failure's box is not the target's motion
+        if cfg.motion_lr > 0 or cfg.failure_box == "coast":
+            # Learnt from successful frames only: a failure's box is not the target's motion. A failure resets it
+            # (the search should not run on after a target that may have stopped), except while coasting.
+            rate = cfg.motion_lr if cfg.motion_lr > 0 else COAST_LR
             moved = self.target[:2] + self.target[2:] / 2 - previous_centre
-            self.velocity = (1 - cfg.motion_lr) * self.velocity + cfg.motion_lr * moved if success else np.zeros(2)
+            if success:
+                self.velocity = (1 - rate) * self.velocity + rate * moved
+            elif cfg.failure_box != "coast":
+                self.velocity = np.zeros(2)
         if success:
             self.trans = cfg.trans
             if self.regressor is not None:
@@ -365,12 +374,17 @@ class MDNetTracker:
     def _next_target(self, top_mean: np.ndarray, success: bool) -> np.ndarray:
         """The new target from the top-k candidates' mean box. On a failed frame (failure_box) the mean is of
         candidates the classifier rejects: its size drifts at random frame after frame (an occluded target comes back
-        at a size it never had), so hold_size keeps the last size and hold_box the whole last box."""
+        at a size it never had), so hold_size keeps the last size and hold_box the whole last box; coast keeps the
+        size and moves the box on at the velocity of the last successful frames, as a target behind an occluder
+        does."""
         mode = self.config.failure_box
         if success or mode == "move":
             return self._smoothed(top_mean)
         if mode == "hold_box":
             return self.target.copy()
+        if mode == "coast":
+            moved = self.target + np.concatenate([self.velocity, [0.0, 0.0]])
+            return clip_box(moved, *self.frame_wh, min_size=4)
         centre = top_mean[:2] + top_mean[2:] / 2
         return clip_box(np.concatenate([centre - self.target[2:] / 2, self.target[2:]]), *self.frame_wh, min_size=4)
 
