@@ -4,7 +4,7 @@ Neither val nor the fold has a long full occlusion, the failure that cost MDNet 
 behind a parked car: MDNet keeps learning from the occluder and never comes back). This builds one from the same
 20 sequences, so settings meant for it can be judged by bench/selection.py (``--splits occlusion``):
 
-    .venv/bin/python bench/occlusion.py                     # writes runs/occlusion/ (about 20 MB, once)
+    .venv/bin/python bench/occlusion.py                     # writes runs/occlusion/ (about 70 MB, once)
     .venv/bin/python bench/selection.py --splits val fold occlusion --set update_min_score=1.0
 
 In each sequence of N frames, from frame round(0.3 N) (at least 2) for min(20, max(3, round(0.15 N))) frames, the
