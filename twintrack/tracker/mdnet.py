@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from twintrack.configs import MDNetConfig
 from twintrack.geometry import (
     clip_box,
+    cxcywh_to_xywh,
     crop_and_resize,
     iou,
     jitter_boxes,
@@ -289,8 +290,7 @@ class MDNetTracker:
         # region at the same scale, so candidates far from the last box get real features instead of the border's.
         redetect = self.failures > 0 and cfg.redetect_region > cfg.region_size
         # The motion model's guess (motion_lr; the last box when off): where the region and the candidates centre.
-        predicted = self.target if cfg.motion_lr == 0 or not self.velocity.any() else clip_box(
-            self.target + np.concatenate([self.velocity, [0.0, 0.0]]), *self.frame_wh, min_size=4)
+        predicted = self.target if cfg.motion_lr == 0 or not self.velocity.any() else self._moved_on(self.target)
         region = self.extractor.region(frame, predicted, self.avg_color,
                                        cfg.redetect_region if redetect else cfg.region_size)
         with self._stage("sampling"):
@@ -315,18 +315,11 @@ class MDNetTracker:
         self.raw_score = target_score
         success = target_score > 0
         self.failures = 0 if success else self.failures + 1
-        previous_centre = self.target[:2] + self.target[2:] / 2
+        previous = self.target
         self.target = self._next_target(candidates[top].mean(axis=0), success)
         result_box = self.target
         if cfg.motion_lr > 0 or cfg.failure_box == "coast":
-            # Learnt from successful frames only: a failure's box is not the target's motion. A failure resets it
-            # (the search should not run on after a target that may have stopped), except while coasting.
-            rate = cfg.motion_lr if cfg.motion_lr > 0 else COAST_LR
-            moved = self.target[:2] + self.target[2:] / 2 - previous_centre
-            if success:
-                self.velocity = (1 - rate) * self.velocity + rate * moved
-            elif cfg.failure_box != "coast":
-                self.velocity = np.zeros(2)
+            self._learn_velocity(previous, success)
         if success:
             self.trans = cfg.trans
             if self.regressor is not None:
@@ -383,10 +376,25 @@ class MDNetTracker:
         if mode == "hold_box":
             return self.target.copy()
         if mode == "coast":
-            moved = self.target + np.concatenate([self.velocity, [0.0, 0.0]])
-            return clip_box(moved, *self.frame_wh, min_size=4)
-        centre = top_mean[:2] + top_mean[2:] / 2
-        return clip_box(np.concatenate([centre - self.target[2:] / 2, self.target[2:]]), *self.frame_wh, min_size=4)
+            return self._moved_on(self.target)
+        held_size = cxcywh_to_xywh(np.concatenate([xywh_to_cxcywh(top_mean)[:2], self.target[2:]]))
+        return clip_box(held_size, *self.frame_wh, min_size=4)
+
+    def _moved_on(self, box: np.ndarray) -> np.ndarray:
+        """``box`` moved by the velocity (motion_lr's prediction, coast's failed frames), kept in the frame."""
+        return clip_box(box + np.concatenate([self.velocity, [0.0, 0.0]]), *self.frame_wh, min_size=4)
+
+    def _learn_velocity(self, previous: np.ndarray, success: bool) -> None:
+        """Blend the target's centre displacement since ``previous`` into the velocity (motion_lr, or COAST_LR for
+        coast alone). Learnt from successful frames only: a failure's box is not the target's motion. A failure
+        resets it (the search should not run on after a target that may have stopped), except while coasting."""
+        cfg = self.config
+        if success:
+            rate = cfg.motion_lr if cfg.motion_lr > 0 else COAST_LR
+            moved = xywh_to_cxcywh(self.target)[:2] - xywh_to_cxcywh(previous)[:2]
+            self.velocity = (1 - rate) * self.velocity + rate * moved
+        elif cfg.failure_box != "coast":
+            self.velocity = np.zeros(2)
 
     def _smoothed(self, box: np.ndarray) -> np.ndarray:
         """``box``'s centre with a size that moves only size_lr of the way from the last target's to ``box``'s:
