@@ -337,6 +337,9 @@ class MDNetTrainConfig:
     weight_decay: float
     dropout: float
     init: str  # kaiming | xavier (fc4 / fc5; fc6 branches always start at N(0, 0.01))
+    # RT-MDNet's instance embedding loss: a domain's positives must score higher on its own branch than on any
+    # other domain's, weighted by this against the classification loss (0: off; RT-MDNet 0.1).
+    instance_weight: float
     autocast_bf16: bool
     seed: int
     checkpoint_every: int

@@ -60,6 +60,21 @@ def init_head(head, scheme: str = "kaiming") -> None:
         torch.nn.init.zeros_(branch.bias)
 
 
+def instance_loss(positives: torch.Tensor, branches, domain_index: int) -> torch.Tensor:
+    """RT-MDNet's instance embedding loss: softmax over domains of every branch's target logit on one domain's
+    positive embeddings (N, 512), cross-entropy towards that domain.
+
+    The classification loss only asks a branch to tell its target from that video's background; this one asks the
+    shared fc4/fc5 to map different objects apart, so that the fresh branch of a new video can tell its target from
+    a look-alike of another kind.
+    """
+    target_weights = torch.stack([branch.weight[1] for branch in branches])  # (K, 512)
+    target_biases = torch.stack([branch.bias[1] for branch in branches])
+    logits = positives @ target_weights.T + target_biases  # (N, K)
+    labels = torch.full((len(positives),), domain_index, dtype=torch.long, device=positives.device)
+    return F.cross_entropy(logits, labels)
+
+
 class MDNetTrainer(Trainer):
     WEIGHTS = WEIGHTS
     ARCH = "mdnet_vggm"
@@ -165,9 +180,15 @@ class MDNetTrainer(Trainer):
             feature_map = model.features(images.to(self.device))
         feature_map = feature_map.float()
         rois = torch.cat([pos_rois, neg_rois]).to(self.device)
-        logits = model.classify(model.pool(feature_map, rois), branch=domain_index)
+        head = model.head
+        # head.forward's path for one branch, kept open so that every branch can score the same embedding
+        embedding = head.fc6_dropout(head.fc5(head.fc4(model.pool(feature_map, rois))))
+        logits = head.branches[domain_index](embedding)
         labels = torch.cat([torch.ones(len(pos_rois)), torch.zeros(len(neg_rois))]).long().to(self.device)
         loss = F.cross_entropy(logits, labels)
+        if self.config.instance_weight > 0:
+            loss = loss + self.config.instance_weight * instance_loss(
+                embedding[: len(pos_rois)], model.head.branches, domain_index)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.head.parameters(), 10.0)

@@ -45,6 +45,8 @@ def check_train_config(config) -> None:
             raise UserError(f"{key} must be in [0, 1], got {value}")
     if getattr(config, "motion_blur_max", 3) < 3:
         raise UserError(f"motion_blur_max must be >= 3 pixels, got {config.motion_blur_max}")
+    if getattr(config, "instance_weight", 0.0) < 0:
+        raise UserError(f"instance_weight must be >= 0 (0: off), got {config.instance_weight}")
     dropout = getattr(config, "dropout", 0.0)
     if not 0.0 <= dropout < 1.0:
         raise UserError(f"dropout must be in [0, 1), got {dropout}")
