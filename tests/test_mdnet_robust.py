@@ -1,6 +1,6 @@
 """MDNet's robustness options (update_min_score, keep_first_pos, lookalike_negatives, redetect_region,
-redetect_samples, template_samples, size_lr, update_min_template, motion_lr, failure_box) and the int8 fc4, each checked for what it
-promises on small synthetic inputs.
+redetect_samples, template_samples, size_lr, update_min_template, recover_min_template, motion_lr, failure_box) and the int8 fc4, each checked for
+what it promises on small synthetic inputs.
 
 Which of them the preset turns on is decided by bench/selection.py (docs/selection.md), not here.
 """
@@ -188,6 +188,40 @@ def test_update_min_template_still_tracks_and_learns_on_a_visible_target(clip):
     assert len(tracker.pos_memory) > 1  # the template agreed on some frames: they were learnt
 
 
+def test_recover_min_template_keeps_a_lost_target_lost_until_the_template_agrees(clip):
+    frames, gt = clip
+    tracker = make_tracker(seed=0, region_size=191, recover_min_template=0.7)
+    tracker.init(frames[0], gt[0])
+    tracker.update(frames[1])
+    assert tracker.failures == 0
+    classifier = tracker._scores
+    tracker._scores = lambda inputs: -np.ones(len(inputs), dtype=np.float32)  # the target vanishes: a failure
+    tracker.update(frames[2])
+    assert tracker.failures == 1
+    tracker._scores = classifier  # it is back: the classifier scores the box above 0 again ...
+    agreement = [0.69]  # ... but the template does not respond enough there
+    tracker._template_response_at = lambda box, response, region: agreement[0]
+    learnt = tracker.pos_memory[-1]
+    result = tracker.update(frames[3])
+    assert tracker.raw_score > 0 and tracker.failures == 2
+    assert result.lost and result.score == pytest.approx(tracker.calibrated(0.0))  # reported as a failed frame
+    assert tracker.pos_memory[-1] is learnt  # and not learnt
+    agreement[0] = 0.7
+    tracker.update(frames[4])
+    assert tracker.raw_score > 0 and tracker.failures == 0 and tracker.pos_memory[-1] is not learnt
+    # While the target is found, the gate stands aside: a frame that scores above 0 is learnt whatever the template.
+    agreement[0] = 0.0
+    tracker.update(frames[5])
+    assert tracker.failures == 0
+
+
+def test_recover_min_template_at_zero_is_mdnet(clip):
+    frames, gt = clip
+    plain, _ = run(make_tracker(seed=0, region_size=191), frames, gt[0])
+    off, _ = run(make_tracker(seed=0, region_size=191, recover_min_template=0.0), frames, gt[0])
+    np.testing.assert_array_equal(plain, off)
+
+
 def test_motion_lr_centres_the_region_and_candidates_on_the_last_box_moved_by_the_velocity(clip):
     frames, gt = clip
     tracker = make_tracker(seed=0, region_size=191, motion_lr=0.5)
@@ -278,6 +312,10 @@ def test_redetect_options_are_checked():
         load_config("mdnet", {"update_min_template": 1.5})
     with pytest.raises(UserError, match="update_min_template"):
         load_config("mdnet", {"update_min_template": 0.5, "redetect_samples": 0, "region_size": 107})
+    with pytest.raises(UserError, match="recover_min_template"):
+        load_config("mdnet", {"recover_min_template": -0.1})
+    with pytest.raises(UserError, match="recover_min_template"):
+        load_config("mdnet", {"recover_min_template": 0.5, "redetect_samples": 0, "region_size": 107})
     for rate in (0.0, 1.5):
         with pytest.raises(UserError, match="size_lr"):
             load_config("mdnet", {"size_lr": rate})

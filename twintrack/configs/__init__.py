@@ -267,6 +267,9 @@ class MDNetConfig:
     # peak; template_samples such candidates on every frame.
     update_min_score: float
     update_min_template: float  # learn from a frame only where SiamFC's first-frame template responds this much
+    # After a failure, a frame counts as found only where the template responds this much at the new box too
+    # (0: off): a look-alike the box settled on while the target was hidden is not taken for the target.
+    recover_min_template: float
     keep_first_pos: bool
     lookalike_negatives: int
     redetect_region: int
@@ -297,10 +300,11 @@ class MDNetConfig:
         if not 0 <= self.motion_lr <= 1:
             raise UserError(f"config key 'motion_lr' needs a rate in [0, 1] (got {self.motion_lr})")
         # The template is SiamFC's 127-pixel exemplar.
-        if not 0 <= self.update_min_template <= 1:
-            raise UserError(f"config key 'update_min_template' needs a value in [0, 1] "
-                            f"(got {self.update_min_template})")
-        for key in ("template_weight", "redetect_samples", "template_samples", "update_min_template"):
+        for key in ("update_min_template", "recover_min_template"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise UserError(f"config key '{key}' needs a value in [0, 1] (got {getattr(self, key)})")
+        for key in ("template_weight", "redetect_samples", "template_samples", "update_min_template",
+                    "recover_min_template"):
             if getattr(self, key) > 0 and self.region_size < 127:
                 raise UserError(f"config key '{key}' needs region_size >= 127 (got {self.region_size})")
         if 0 < self.redetect_region < self.region_size:

@@ -299,8 +299,10 @@ class MDNetTracker:
             # (template_samples); MDNet's classifier still decides among all candidates.
             n_template = max(cfg.template_samples, cfg.redetect_samples if self.failures > 0 else 0)
             # The template's response on this frame, once, for both its proposals and its ranking term.
+            recovering = self.failures > 0 and cfg.recover_min_template > 0
             response = (self.template.response(region.feature_map)
-                        if n_template > 0 or cfg.template_weight > 0 or cfg.update_min_template > 0 else None)
+                        if n_template > 0 or cfg.template_weight > 0 or cfg.update_min_template > 0 or recovering
+                        else None)
             if n_template > 0:
                 candidates = np.concatenate([candidates, self._template_candidates(response, region, n_template)])
         cand_pooled = region.pool(candidates)
@@ -313,10 +315,13 @@ class MDNetTracker:
             top = np.argsort(-ranking)[: cfg.top_k]
         target_score = float(scores[top].mean())
         self.raw_score = target_score
+        top_mean = candidates[top].mean(axis=0)
         success = target_score > 0
+        if success and recovering:  # the first template must agree before a lost target counts as found again
+            success = self._template_response_at(top_mean, response, region) >= cfg.recover_min_template
         self.failures = 0 if success else self.failures + 1
         previous = self.target
-        self.target = self._next_target(candidates[top].mean(axis=0), success)
+        self.target = self._next_target(top_mean, success)
         result_box = self.target
         if cfg.motion_lr > 0 or cfg.failure_box == "coast":
             self._learn_velocity(previous, success)
@@ -335,7 +340,7 @@ class MDNetTracker:
         # Learn only from frames the classifier is sure of (update_min_score): a partly occluded target scores
         # just above 0, and samples drawn there teach the occluder as the target. update_min_template asks the
         # first frame's template instead, which online learning cannot have taught to like the occluder.
-        if target_score > max(cfg.update_min_score, 0.0) and self._template_agrees(response, region):
+        if success and target_score > cfg.update_min_score and self._template_agrees(response, region):
             with self._stage("sampling"):
                 pos_boxes = sample_by_iou(self.rng, jitter_boxes, self.target, cfg.n_pos_update,
                                           (cfg.pos_iou_update_min, 1.0), translate=0.1, scale=cfg.pos_scale,
@@ -361,7 +366,8 @@ class MDNetTracker:
                 self._train(self._positives(), torch.cat(list(self.neg_memory)), cfg.maxiter_update,
                             self.update_optimizer)
 
-        score = self.calibrated(target_score)
+        # A frame the recovery gate refused reports at most a zero fc6 score's probability, as any failed frame.
+        score = self.calibrated(target_score if success else min(target_score, 0.0))
         return TrackResult(box=result_box.copy(), score=score, lost=score < 0.5)
 
     def _next_target(self, top_mean: np.ndarray, success: bool) -> np.ndarray:
@@ -428,12 +434,16 @@ class MDNetTracker:
         return cand_inputs[torch.as_tensor(np.array(ranked, dtype=np.int64))]
 
     def _template_agrees(self, response, region) -> bool:
-        """Whether the template's response (scaled to [0, 1] per frame) at the target's centre reaches
-        update_min_template (always, when that is 0)."""
+        """Whether the template's response at the target's centre reaches update_min_template (always, when that
+        is 0)."""
         threshold = self.config.update_min_template
         if threshold <= 0:
             return True
-        return float(self.template.at(response, centres_px(self.target[None], region))[0]) >= threshold
+        return self._template_response_at(self.target, response, region) >= threshold
+
+    def _template_response_at(self, box: np.ndarray, response, region) -> float:
+        """The template's response (scaled to [0, 1] per frame) at ``box``'s centre."""
+        return float(self.template.at(response, centres_px(box[None], region))[0])
 
     def _template_candidates(self, response: np.ndarray, region, count: int) -> np.ndarray:
         """Boxes of the target's size around the peak of ``response``, SiamFC's first-frame template correlated with
