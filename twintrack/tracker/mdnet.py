@@ -298,7 +298,7 @@ class MDNetTracker:
             # SiamFC's template proposes where to look: after a failure (redetect_samples) or on every frame
             # (template_samples); MDNet's classifier still decides among all candidates.
             n_template = max(cfg.template_samples, cfg.redetect_samples if self.failures > 0 else 0)
-            # The template's response on this frame, once, for both its proposals and its ranking term.
+            # The template's response on this frame, once, for its proposals, its ranking term and the two gates.
             recovering = self.failures > 0 and cfg.recover_min_template > 0
             response = (self.template.response(region.feature_map)
                         if n_template > 0 or cfg.template_weight > 0 or cfg.update_min_template > 0 or recovering

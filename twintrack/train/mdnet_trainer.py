@@ -188,7 +188,7 @@ class MDNetTrainer(Trainer):
         loss = F.cross_entropy(logits, labels)
         if self.config.instance_weight > 0:
             loss = loss + self.config.instance_weight * instance_loss(
-                embedding[: len(pos_rois)], model.head.branches, domain_index)
+                embedding[: len(pos_rois)], head.branches, domain_index)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.head.parameters(), 10.0)
