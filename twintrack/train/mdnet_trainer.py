@@ -181,8 +181,7 @@ class MDNetTrainer(Trainer):
         feature_map = feature_map.float()
         rois = torch.cat([pos_rois, neg_rois]).to(self.device)
         head = model.head
-        # head.forward's path for one branch, kept open so that every branch can score the same embedding
-        embedding = head.fc6_dropout(head.fc5(head.fc4(model.pool(feature_map, rois))))
+        embedding = head.embed(model.pool(feature_map, rois))  # one embedding that every branch can score
         logits = head.branches[domain_index](embedding)
         labels = torch.cat([torch.ones(len(pos_rois)), torch.zeros(len(neg_rois))]).long().to(self.device)
         loss = F.cross_entropy(logits, labels)
