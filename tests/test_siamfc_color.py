@@ -10,7 +10,7 @@ import pytest
 import twintrack
 from twintrack.configs import load_config
 from twintrack.errors import UserError
-from twintrack.tracker.color_prior import ColorModel, bin_index
+from twintrack.tracker.color_prior import ColorModel, LookalikeColorModel, bin_index
 
 RED, BLUE, GREEN = (200, 10, 10), (10, 10, 200), (10, 200, 10)
 
@@ -124,3 +124,83 @@ def test_the_colour_cue_still_tracks_and_its_off_value_changes_nothing():
 def test_colour_options_are_checked(key, value):
     with pytest.raises(UserError, match=key):
         load_config("siamfc", {key: value})
+
+
+# ------------------------------------------------------------------ DAT's look-alike background (color_background)
+def test_lookalike_model_says_nothing_until_a_lookalike_is_seen_then_weighs_the_target_against_it():
+    crop = red_square_on_blue()
+    model = LookalikeColorModel(crop, np.array([5.0, 5.0, 6.0, 6.0]))
+    assert not model.active and model.probability is None
+    # A look-alike box at rows/columns 12..17 (blue) that overlaps nothing of the target; blue surrounds the target
+    # too, but only the look-alike's pixels count as background.
+    seen = crop.copy()
+    seen[12:18, 12:15] = GREEN  # columns 12..14 green, 15..17 blue: half and half
+    model.add_lookalikes(seen, np.array([5.0, 5.0, 6.0, 6.0]), np.array([[12.0, 12.0, 6.0, 6.0]]), rate=0.5)
+    assert model.active
+    probability = model.pixel_map(seen)
+    assert probability[7, 7] == pytest.approx(1.0, abs=1e-4)  # red: the target's only
+    assert probability[13, 13] == pytest.approx(0.0, abs=1e-4)  # green: the look-alike's only
+    assert probability[0, 0] == pytest.approx(0.0, abs=1e-4)  # blue: in the look-alike, not in the target
+
+
+def test_lookalike_model_blends_later_lookalikes_and_leaves_the_targets_own_pixels_out():
+    crop = red_square_on_blue()
+    target = np.array([5.0, 5.0, 6.0, 6.0])
+    model = LookalikeColorModel(crop, target)
+    green = np.empty((20, 20, 3), dtype=np.uint8)
+    green[:] = GREEN
+    green[5:11, 5:11] = RED
+    # A look-alike box covering the target's (rows/columns 5..10) and green beyond it: only the green counts.
+    model.add_lookalikes(green, target, np.array([[3.0, 3.0, 10.0, 10.0]]), rate=0.5)
+    assert model.pixel_map(crop)[7, 7] == pytest.approx(1.0, abs=1e-4)  # red stays the target's
+    blue = crop.copy()
+    model.add_lookalikes(blue, target, np.array([[12.0, 12.0, 6.0, 6.0]]), rate=0.25)  # all blue
+    probability = model.pixel_map(np.array([[GREEN, BLUE]], dtype=np.uint8))[0]
+    # Look-alike densities: green 0.75, blue 0.25; the target has neither: both 0 (not 0.5: seen as look-alikes).
+    np.testing.assert_allclose(probability, [0.0, 0.0], atol=1e-4)
+    mixed = LookalikeColorModel(crop, np.array([5.0, 5.0, 6.0, 12.0]))  # rows 5..16: 6x6 red + 6x6 blue
+    mixed.add_lookalikes(crop, np.array([5.0, 5.0, 6.0, 6.0]), np.array([[12.0, 0.0, 6.0, 6.0]]), rate=1.0)
+    # Blue: 0.5 of the target's pixels, 1.0 of the look-alike's -> 0.5 / 1.5.
+    assert mixed.pixel_map(crop)[0, 0] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_a_lookalike_peak_teaches_the_tracker_its_colour_and_turns_the_cue_on():
+    first = two_squares_frame((144, 104), (174, 104))  # the red target centred at (160, 120), blue 30 px right
+    tracker = twintrack.create_tracker("siamfc", device="cpu", color_weight=0.5, color_background="lookalikes")
+    tracker.init(first, np.array([144.0, 104.0, 32.0, 32.0]))
+    assert not tracker.color_model.active
+    response = np.full((17, 17), -1.0, dtype=np.float32)
+    response = tracker.head_bias + response
+    cells = 30 * 255 / tracker.search_side / 8  # the blue square's centre, in cells right of the centre
+    right = int(round(8 + cells))
+    response[8, 8] = tracker.head_bias + 2.0  # the target, at the centre cell
+    response[8, right] = tracker.head_bias + 1.5  # a look-alike peak above distractor_threshold (0.5) x the top
+    up = tracker.config.response_up
+    tracker._learn_lookalike_colors(first, response, 8 * up + up // 2, 8 * up + up // 2, tracker.center, 1.0, 1.0)
+    assert tracker.color_model.active
+    probability = tracker.color_model.pixel_map(first)
+    assert probability[120, 160] == pytest.approx(1.0, abs=1e-3)  # red: the target's
+    assert probability[120, 195] == pytest.approx(0.0, abs=1e-3)  # blue: the look-alike's
+    assert probability[10, 10] == pytest.approx(0.5, abs=1e-3)  # grey: in neither box
+
+
+def test_the_lookalike_cue_tracks_and_is_off_until_a_lookalike_appears():
+    frames = [two_squares_frame((100 + 4 * i, 104 + 2 * i), (230, 60)) for i in range(8)]
+    truth = [np.array([100 + 4 * i, 104 + 2 * i, 32, 32], dtype=np.float64) for i in range(8)]
+    preset = twintrack.create_tracker("siamfc", device="cpu")
+    dat = twintrack.create_tracker("siamfc", device="cpu", color_weight=0.3, color_background="lookalikes")
+    preset.init(frames[0], truth[0])
+    dat.init(frames[0], truth[0])
+    for frame, true_box in zip(frames[1:], truth[1:]):
+        expected = preset.update(frame).box
+        active = dat.color_model.active
+        box = dat.update(frame).box
+        if not active:  # no look-alike seen yet: the preset's box
+            np.testing.assert_array_equal(box, expected)
+        centre = box[:2] + box[2:] / 2
+        assert np.abs(centre - (true_box[:2] + 16)).max() < 6
+
+
+def test_colour_background_is_checked():
+    with pytest.raises(UserError, match="color_background"):
+        load_config("siamfc", {"color_background": "forest"})

@@ -94,6 +94,9 @@ class SiamFCConfig:
     color_weight: float
     color_lr: float
     color_max_score: float  # the cue only on frames whose lost-target score is below this (1: every frame)
+    # The colour model's background: surroundings (Staple: all of the search region around the target) or
+    # lookalikes (DAT: the boxes of look-alike peaks, found as distractor_cells; the cue is off until one is seen).
+    color_background: str
     # A constant-velocity motion model: the next search region is centred at the box's centre plus a velocity, each
     # located frame's displacement blended into it at motion_lr (reset while lost). 0 = off (the paper: the search
     # is centred on the last box).
@@ -104,6 +107,9 @@ class SiamFCConfig:
             raise UserError(f"config key 'scale_mode' needs pyramid or search3 (got {self.scale_mode!r})")
         if not isinstance(self.scale_interval, int) or self.scale_interval < 1:
             raise UserError(f"config key 'scale_interval' needs a whole number >= 1 (got {self.scale_interval!r})")
+        if self.color_background not in ("surroundings", "lookalikes"):
+            raise UserError(f"config key 'color_background' needs surroundings or lookalikes (got "
+                            f"{self.color_background!r})")
         if self.while_lost not in ("hold_size", "hold_box"):
             raise UserError(f"config key 'while_lost' needs hold_size or hold_box (got {self.while_lost!r})")
         # The inference-time options' ranges (tracker/siamfc.py, issue 11).

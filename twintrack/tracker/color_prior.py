@@ -9,6 +9,12 @@ The model: joint RGB histograms (32 bins per channel) of the target box (foregro
 around it (background), each normalised to a density; a pixel's foreground probability is
 ``fg / (fg + bg)`` of its colour's bin (0.5 for a colour seen in neither). A candidate position's score is the mean
 probability over a target-sized box centred there.
+
+``LookalikeColorModel`` is DAT's distractor-aware variant (Possegger et al., "In Defense of Color-based Model-free
+Tracking", CVPR 2015): the background histogram is taken from the look-alikes' boxes only, not from all of the
+target's surroundings. A background that shares the target's colours (a dark rider in front of a dark forest) then
+no longer pulls the target's own colours towards 0; only colours that tell the target from what the tracker confuses
+it with count. Until a look-alike has been seen the model has nothing to say and the cue stays off.
 """
 
 from __future__ import annotations
@@ -27,7 +33,28 @@ def bin_index(image: np.ndarray) -> np.ndarray:
     return (quantised[..., 0] * BINS + quantised[..., 1]) * BINS + quantised[..., 2]
 
 
+def _density(bins: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The normalised joint-bin histogram of the pixels where ``mask`` holds (all zeros for an empty mask)."""
+    counts = np.bincount(bins[mask], minlength=BINS ** 3).astype(np.float64)
+    return counts / max(counts.sum(), 1.0)
+
+
+def _box_mask(shape, box) -> np.ndarray:
+    """(H, W) bool: the pixels of ``box`` (x, y, w, h), rounded and clipped to the image."""
+    mask = np.zeros(shape, dtype=bool)
+    x0, x1 = _span(box[0], box[0] + box[2], shape[1])
+    y0, y1 = _span(box[1], box[1] + box[3], shape[0])
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def _probability(fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    return ((fg + _EPS) / (fg + bg + 2 * _EPS)).astype(np.float32)
+
+
 class ColorModel:
+    active = True  # the surroundings model has something to say from the first frame on
+
     def __init__(self, crop: np.ndarray, box: np.ndarray) -> None:
         """``crop``: (H, W, 3) uint8 RGB around the target; ``box``: the target in it, (x, y, w, h) in pixels."""
         self.probability = self._fit(crop, box)
@@ -39,15 +66,8 @@ class ColorModel:
     @staticmethod
     def _fit(crop: np.ndarray, box: np.ndarray) -> np.ndarray:
         bins = bin_index(crop)
-        inside = np.zeros(bins.shape, dtype=bool)
-        x0, x1 = _span(box[0], box[0] + box[2], bins.shape[1])
-        y0, y1 = _span(box[1], box[1] + box[3], bins.shape[0])
-        inside[y0:y1, x0:x1] = True
-        fg = np.bincount(bins[inside], minlength=BINS ** 3).astype(np.float64)
-        bg = np.bincount(bins[~inside], minlength=BINS ** 3).astype(np.float64)
-        fg /= max(fg.sum(), 1.0)
-        bg /= max(bg.sum(), 1.0)
-        return ((fg + _EPS) / (fg + bg + 2 * _EPS)).astype(np.float32)
+        inside = _box_mask(bins.shape, box)
+        return _probability(_density(bins, inside), _density(bins, ~inside))
 
     def pixel_map(self, crop: np.ndarray) -> np.ndarray:
         """(H, W) float32 foreground probability of each pixel."""
@@ -64,6 +84,43 @@ class ColorModel:
         y0, y1 = _span(centres[..., 1] - half_h, centres[..., 1] + half_h, h)
         total = sums[y1, x1] - sums[y0, x1] - sums[y1, x0] + sums[y0, x0]
         return (total / ((x1 - x0) * (y1 - y0))).astype(np.float32)
+
+
+class LookalikeColorModel(ColorModel):
+    """DAT's object-vs-distractor model: the target's colours against the look-alikes' (see the module's doc)."""
+
+    def __init__(self, crop: np.ndarray, box: np.ndarray) -> None:
+        self.foreground = _density(bin_index(crop), _box_mask(crop.shape[:2], box))
+        self.lookalikes = None  # their colours' density, once one has been seen
+        self.probability = None
+
+    @property
+    def active(self) -> bool:
+        return self.lookalikes is not None
+
+    def update(self, crop: np.ndarray, box: np.ndarray, rate: float) -> None:
+        """Blend in a newer view of the target's colours."""
+        current = _density(bin_index(crop), _box_mask(crop.shape[:2], box))
+        self.foreground = (1 - rate) * self.foreground + rate * current
+        self._refresh()
+
+    def add_lookalikes(self, crop: np.ndarray, target_box: np.ndarray, boxes: np.ndarray, rate: float) -> None:
+        """Blend in the colours of this view's look-alike ``boxes`` (N, 4) at ``rate`` (the first ones seen are
+        taken whole); the target's own box is left out where they overlap it."""
+        bins = bin_index(crop)
+        mask = np.zeros(bins.shape, dtype=bool)
+        for box in boxes:
+            mask |= _box_mask(bins.shape, box)
+        mask &= ~_box_mask(bins.shape, target_box)
+        if not mask.any():
+            return
+        current = _density(bins, mask)
+        self.lookalikes = current if self.lookalikes is None else (1 - rate) * self.lookalikes + rate * current
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self.lookalikes is not None:
+            self.probability = _probability(self.foreground, self.lookalikes)
 
 
 def _span(low, high, size: int):

@@ -63,7 +63,7 @@ from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_t
 from twintrack.models import SiamFCNet, VGGM
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
-from twintrack.tracker.color_prior import ColorModel
+from twintrack.tracker.color_prior import ColorModel, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 
 
@@ -170,7 +170,8 @@ class SiamFCTracker:
         self.distractor = torch.zeros_like(middle) if cfg.distractor_weight > 0 else None
         self.distractor_active = False
         self._update_extra_template()
-        self.color_model = ColorModel(*self._color_view(frame)) if cfg.color_weight > 0 else None
+        model = LookalikeColorModel if cfg.color_background == "lookalikes" else ColorModel
+        self.color_model = model(*self._color_view(frame)) if cfg.color_weight > 0 else None
 
     def _scale_frame(self) -> bool:
         """Whether this frame's search has a crop per scale (search3 on every scale_interval-th frame)."""
@@ -266,7 +267,7 @@ class SiamFCTracker:
         zoom = cfg.lost_search_scale if wide else 1.0
         crop_factor = factor if cfg.scale_mode == "search3" else 1.0  # the best crop's side over the normal one's
         searched_at = self.search_center()
-        if self.color_model is not None and score < cfg.color_max_score:
+        if self.color_model is not None and self.color_model.active and score < cfg.color_max_score:
             located = self._with_color(located, frame, searched_at, zoom * crop_factor, factor)
 
         with self._stage("peak"):
@@ -294,6 +295,9 @@ class SiamFCTracker:
         if learn:
             # Before the scale update: the search crop's geometry is this frame's.
             self._learn(responses[best], feat, row, col, score)
+        if cfg.color_weight > 0 and cfg.color_background == "lookalikes" and not self.lost and not wide:
+            # Before the scale update, as _learn: the crop geometry is this frame's.
+            self._learn_lookalike_colors(frame, responses[best], row, col, searched_at, crop_factor, factor)
         if not self.lost:
             self._update_scale(factor)
             if self.color_model is not None and cfg.color_lr > 0:
@@ -416,10 +420,7 @@ class SiamFCTracker:
     def _learn(self, response: np.ndarray, feat: torch.Tensor, row: int, col: int, score: float) -> None:
         """After a confident frame: update the running template and the look-alike memory."""
         cfg = self.config
-        up, n = cfg.response_up, self.response_size
-        # The coarse cell nearest the located (upsampled) peak: upsampled pixel u is at coarse (u + 0.5) / up - 0.5.
-        cell_row = int(np.clip(round((row + 0.5) / up - 0.5), 0, n - 1))
-        cell_col = int(np.clip(round((col + 0.5) / up - 0.5), 0, n - 1))
+        cell_row, cell_col = self._coarse_cell(row, col)
         with torch.inference_mode():
             if self.template is not None and score >= cfg.template_min_score:
                 window = self.window_at(feat, cell_row, cell_col)
@@ -437,6 +438,30 @@ class SiamFCTracker:
                 elif self.distractor_active:
                     self.distractor = (1 - cfg.distractor_lr) * self.distractor  # fades while none are in view
             self._update_extra_template()
+
+    def _coarse_cell(self, row: int, col: int) -> tuple[int, int]:
+        """The coarse response cell nearest the located (upsampled) peak: upsampled pixel u is at coarse
+        (u + 0.5) / up - 0.5."""
+        up, n = self.config.response_up, self.response_size
+        return (int(np.clip(round((row + 0.5) / up - 0.5), 0, n - 1)),
+                int(np.clip(round((col + 0.5) / up - 0.5), 0, n - 1)))
+
+    def _learn_lookalike_colors(self, frame, response: np.ndarray, row: int, col: int, searched_at,
+                                crop_factor: float, factor: float) -> None:
+        """color_background lookalikes: after a located frame, the colours of this response's look-alike peaks
+        (distractor_cells) join the model's background at distractor_lr; the colour crop is the one the cue read
+        (the best scale's search region, the target at that scale in it)."""
+        cell_row, cell_col = self._coarse_cell(row, col)
+        found = self.distractor_cells(response, cell_row, cell_col)
+        if not found:
+            return
+        with self._stage("color"):
+            crop, target_box = self._color_view(frame, searched_at, crop_factor, factor)
+            size = target_box[2:]
+            centres = np.array([self.color_cells[r, c] for r, c, _ in found])
+            boxes = np.concatenate([centres - size / 2, np.broadcast_to(size, centres.shape)], axis=1)
+            target_box = np.concatenate([self.color_cells[cell_row, cell_col] - size / 2, size])
+            self.color_model.add_lookalikes(crop, target_box, boxes, self.config.distractor_lr)
 
     def _update_scale(self, factor: float) -> None:
         cfg = self.config
