@@ -1,5 +1,5 @@
 """MDNet's robustness options (update_min_score, keep_first_pos, lookalike_negatives, redetect_region,
-redetect_samples, template_samples, size_lr, update_min_template, recover_min_template, motion_lr, failure_box) and the int8 fc4, each checked for
+redetect_samples, template_samples, size_lr, update_min_template, recover_min_template, motion_lr, failure_box, color_weight) and the int8 fc4, each checked for
 what it promises on small synthetic inputs.
 
 Which of them the preset turns on is decided by bench/selection.py (docs/selection.md), not here.
@@ -324,6 +324,57 @@ def test_redetect_options_are_checked():
     for rate in (-0.1, 1.5):
         with pytest.raises(UserError, match="motion_lr"):
             load_config("mdnet", {"motion_lr": rate})
+    with pytest.raises(UserError, match="color_weight"):
+        load_config("mdnet", {"color_weight": -0.1})
+
+
+# ------------------------------------------------------------------------------------- color_weight (DAT's model)
+RED, BLUE = (200, 10, 10), (10, 10, 200)
+
+
+def red_and_blue_frame() -> np.ndarray:
+    """160x160 grey with a red 20x20 target at (40, 60) and a blue one of its shape at (80, 60)."""
+    frame = np.full((160, 160, 3), 128, dtype=np.uint8)
+    frame[60:80, 40:60] = RED
+    frame[60:80, 80:100] = BLUE
+    return frame
+
+
+def test_colour_crop_boxes_map_the_region_square_onto_the_crop():
+    region = SimpleNamespace(origin=np.array([10.0, 20.0]), side=64.0)
+    from twintrack.tracker.mdnet import COLOR_CROP, MDNetTracker
+
+    factor = COLOR_CROP / region.side  # 2 crop pixels per frame pixel
+    boxes = MDNetTracker._in_color_crop(np.array([[10.0, 20.0, 64.0, 64.0], [26.0, 36.0, 8.0, 4.0]]), region, factor)
+    np.testing.assert_allclose(boxes, [[0, 0, 128, 128], [32, 32, 16, 8]])
+
+
+def test_colour_term_is_off_until_a_lookalike_is_seen_then_prefers_the_targets_colour():
+    frame = red_and_blue_frame()
+    target = np.array([40.0, 60.0, 20.0, 20.0])
+    tracker = make_tracker(seed=0, region_size=191, target_pixels=32.0, color_weight=0.5)
+    tracker.init(frame, target)
+    assert not tracker.color_model.active
+    region = tracker.extractor.region(frame, target, tracker.avg_color)
+    assert region.side > 100  # the blue square (its right edge 50 px from the target's centre) is in the region
+    view = tracker._color_view(frame, region)
+    candidates = np.array([target, [80.0, 60.0, 20.0, 20.0], [40.0, 20.0, 20.0, 20.0]])
+    # The blue square scored as the target (above 0) off it: a look-alike; the grey one scored as background.
+    tracker._learn_lookalike_colors(view, region, candidates, np.array([3.0, 2.0, -1.0]))
+    assert tracker.color_model.active
+    term = tracker._color_term(view, region, candidates, np.array([3.0, 2.0, -1.0]))
+    # red box: probability 1; blue: 0; grey: unseen by either model, 0.5. Scaled by weight x range (4) x gate.
+    assert term[0] > term[2] > term[1] >= 0
+    assert term[1] == pytest.approx(0.0, abs=1e-3)
+    probability = tracker.color_model.pixel_map(view[0])
+    gate = (1.0 - float(probability.mean())) / 1.0
+    assert term[0] == pytest.approx(0.5 * 4.0 * gate * 1.0, rel=0.02)
+
+
+def test_colour_weight_still_tracks(clip):
+    frames, gt = clip
+    boxes, _ = run(make_tracker(seed=0, region_size=191, color_weight=0.3), frames, gt[0])
+    assert iou(boxes[1:], gt[1:]).mean() > 0.5
 
 
 @pytest.mark.skipif(not use_int8_fc4("auto", torch.device("cpu")), reason="no x86 quantized kernels")

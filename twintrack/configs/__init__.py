@@ -258,6 +258,10 @@ class MDNetConfig:
     # last box moved on at the successful frames' velocity).
     failure_box: str
     template_weight: float
+    # DAT's colour model (tracker/color_prior.py, LookalikeColorModel): candidates ranked by MDNet's score + this x the
+    # scores' range x the mean probability that a target-sized box's pixels have the target's colours rather than
+    # the look-alikes' (candidates scored above 0 off the target on found frames). 0 = off.
+    color_weight: float
     # Bounding-box regression.
     use_bbreg: bool
     n_bbreg: int
@@ -305,6 +309,8 @@ class MDNetConfig:
                             f"(got {self.failure_box!r})")
         if not 0 <= self.motion_lr <= 1:
             raise UserError(f"config key 'motion_lr' needs a rate in [0, 1] (got {self.motion_lr})")
+        if self.color_weight < 0:
+            raise UserError(f"config key 'color_weight' needs a value >= 0 (got {self.color_weight})")
         # The template is SiamFC's 127-pixel exemplar.
         for key in ("update_min_template", "recover_min_template"):
             if not 0 <= getattr(self, key) <= 1:

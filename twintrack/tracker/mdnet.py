@@ -9,7 +9,9 @@ update runs; otherwise a long-term update runs every 10 frames. Sample memories 
 features, so memory stays constant on long videos. Optionally (``template_weight``) SiamFC's first-frame template,
 correlated on the same conv pass, adds to the candidates' ranking; with ``motion_lr`` the region and the candidates
 centre on the last box moved by a velocity learnt from successful frames (SiamFC's option of the same name). With
-``failure_box`` a failed frame keeps the last size (or box) instead of the rejected candidates' mean.
+``failure_box`` a failed frame keeps the last size (or box) instead of the rejected candidates' mean. With
+``color_weight`` a colour score joins the ranking: DAT's model of the target's colours against those of the
+candidates that scored as the target off it (the look-alikes), the cue SiamFC's ``color_background`` option uses.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from twintrack.models.mdnet import MDNet, cells_first_weight
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 from twintrack.tracker.bbreg import BoxRegressor
+from twintrack.tracker.color_prior import LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 from twintrack.tracker.template_prior import TemplatePrior
 from twintrack.tracker.timing import StageTimer
@@ -134,7 +137,7 @@ class FeatureExtractor:
             # (a no-op for the torch engines; the int8 engine returns ONNX Runtime's NCHW).
             feature_map = self.engine(tensor).contiguous(memory_format=torch.channels_last)
         origin = np.array([cx - side / 2, cy - side / 2])
-        return RegionFeatures(self, frame, feature_map, origin, scale, avg_color, device_frame)
+        return RegionFeatures(self, frame, feature_map, origin, scale, avg_color, device_frame, side)
 
 
 def centres_px(boxes: np.ndarray, region) -> np.ndarray:
@@ -143,9 +146,11 @@ def centres_px(boxes: np.ndarray, region) -> np.ndarray:
 
 
 class RegionFeatures:
-    def __init__(self, extractor, frame, feature_map, origin, scale, avg_color, device_frame=None) -> None:
+    def __init__(self, extractor, frame, feature_map, origin, scale, avg_color, device_frame=None,
+                 side: float | None = None) -> None:
         self.extractor, self.frame, self.feature_map = extractor, frame, feature_map
         self.origin, self.scale, self.avg_color = origin, scale, avg_color
+        self.side = side  # the region's side in frame pixels
         self.device_frame = device_frame  # the frame on the device (device_crop.upload_frame) with device_crops
 
     def pool(self, boxes: np.ndarray) -> torch.Tensor:
@@ -184,7 +189,18 @@ class RegionFeatures:
         return torch.cat(out)
 
 
+COLOR_CROP = 128  # colour_weight: the region's colours at this side (SiamFC's colour crop): colour needs no detail
+LOOKALIKE_COLOR_RATE = 0.5  # the look-alikes' colours follow each found frame's at this rate (SiamFC's distractor_lr)
+LOOKALIKE_COLOR_MAX = 4  # look-alike candidates per frame whose colours are learnt (SiamFC's distractor_max)
 COAST_LR = 0.5  # failure_box coast without motion_lr: the velocity follows each successful frame's at this rate
+
+
+def lookalike_indices(candidates: np.ndarray, scores: np.ndarray, target: np.ndarray, max_iou: float,
+                      count: int) -> list[int]:
+    """Up to ``count`` candidates scored above 0 (as the target) that overlap ``target`` less than ``max_iou`` (a
+    negative's), highest first: the look-alikes."""
+    off_target = iou(candidates, target) < max_iou
+    return [i for i in np.argsort(-scores) if off_target[i] and scores[i] > 0][:count]
 
 
 class MDNetTracker:
@@ -245,6 +261,10 @@ class MDNetTracker:
         use_template = (cfg.template_weight > 0 or cfg.redetect_samples > 0 or cfg.template_samples > 0
                         or cfg.update_min_template > 0)
         self.template = TemplatePrior(region.feature_map, cfg.region_size / 2) if use_template else None
+        self.color_model = None
+        if cfg.color_weight > 0:
+            crop, factor = self._color_view(frame, region)
+            self.color_model = LookalikeColorModel(crop, self._in_color_crop(box[None], region, factor)[0])
         with self._stage("sampling"):
             pos_boxes = sample_by_iou(self.rng, jitter_boxes, box, cfg.n_pos_init, (cfg.pos_iou_init_min, 1.0),
                                       translate=0.1, scale=cfg.pos_scale, frame_wh=self.frame_wh)
@@ -312,7 +332,10 @@ class MDNetTracker:
             ranking = scores
             if cfg.template_weight > 0:
                 ranking = scores + cfg.template_weight * self.template.at(response, centres_px(candidates, region))
-            top = np.argsort(-ranking)[: cfg.top_k]
+        color_view = self._color_view(frame, region) if self.color_model is not None else None
+        if color_view is not None and self.color_model.active:
+            ranking = ranking + self._color_term(color_view, region, candidates, scores)
+        top = np.argsort(-ranking)[: cfg.top_k]
         target_score = float(scores[top].mean())
         self.raw_score = target_score
         top_mean = candidates[top].mean(axis=0)
@@ -356,6 +379,9 @@ class MDNetTracker:
                     negatives = torch.cat([negatives, self._lookalikes(candidates, scores, cand_inputs)])
                 self.pos_memory.append(inputs[: len(pos_boxes)])
                 self.neg_memory.append(negatives)
+
+        if success and color_view is not None:
+            self._learn_lookalike_colors(color_view, region, candidates, scores)
 
         if not success:  # short-term update: the recent frames only
             with self._stage("train"):
@@ -428,10 +454,49 @@ class MDNetTracker:
 
     def _lookalikes(self, candidates, scores, cand_inputs) -> torch.Tensor:
         """Candidates that score as the target but lie off it: the distractors to learn as negatives."""
-        cfg = self.config
-        off_target = iou(candidates, self.target) < cfg.neg_iou_update_max
-        ranked = [i for i in np.argsort(-scores) if off_target[i] and scores[i] > 0][: cfg.lookalike_negatives]
+        ranked = lookalike_indices(candidates, scores, self.target, self.config.neg_iou_update_max,
+                                   self.config.lookalike_negatives)
         return cand_inputs[torch.as_tensor(np.array(ranked, dtype=np.int64))]
+
+    # ---------------------------------------------------------------------------------- option: colour model
+    def _color_view(self, frame, region) -> tuple[np.ndarray, float]:
+        """The region's square of the frame at COLOR_CROP pixels, and the crop's pixels per frame pixel."""
+        centre = region.origin + region.side / 2
+        with self._stage("color"):
+            crop = crop_and_resize(frame, centre, region.side, COLOR_CROP, self.avg_color)
+        return crop, COLOR_CROP / region.side
+
+    @staticmethod
+    def _in_color_crop(boxes: np.ndarray, region, factor: float) -> np.ndarray:
+        """(N, 4) frame boxes as colour-crop boxes."""
+        return np.concatenate([(boxes[:, :2] - region.origin) * factor, boxes[:, 2:] * factor], axis=1)
+
+    def _color_term(self, color_view, region, candidates, scores) -> np.ndarray:
+        """color_weight x the scores' range x the mean colour probability of a target-sized box at each candidate's
+        centre, scaled by how much the best box stands out from the region's mean (0 where the target's colours
+        fill the region), as SiamFC's colour cue."""
+        crop, factor = color_view
+        with self._stage("color"):
+            probability = self.color_model.pixel_map(crop)
+            boxes = self._in_color_crop(candidates, region, factor)
+            color = self.color_model.box_scores(probability, boxes[:, :2] + boxes[:, 2:] / 2, self.target[2:] * factor)
+            best = float(color.max())
+            gate = max(best - float(probability.mean()), 0.0) / max(best, 1e-6)
+            spread = float(scores.max() - scores.min())
+        return self.config.color_weight * gate * spread * color
+
+    def _learn_lookalike_colors(self, color_view, region, candidates, scores) -> None:
+        """After a found frame: the colours of the candidates that scored as the target off it join the model's
+        look-alikes (the first ones seen turn the colour term on)."""
+        ranked = lookalike_indices(candidates, scores, self.target, self.config.neg_iou_update_max,
+                                   LOOKALIKE_COLOR_MAX)
+        if not ranked:
+            return
+        crop, factor = color_view
+        with self._stage("color"):
+            self.color_model.add_lookalikes(crop, self._in_color_crop(self.target[None], region, factor)[0],
+                                            self._in_color_crop(candidates[ranked], region, factor),
+                                            LOOKALIKE_COLOR_RATE)
 
     def _template_agrees(self, response, region) -> bool:
         """Whether the template's response at the target's centre reaches update_min_template (always, when that
