@@ -218,6 +218,45 @@ def test_negative_instance_weight_is_a_user_error(sequences, tmp_path):
         make_trainer(sequences, tmp_path / "run", instance_weight=-0.1)
 
 
+# ------------------------------------------------------------------------------------------------ weight averaging
+def test_average_from_exports_the_mean_of_the_later_iterations_and_leaves_training_alone(sequences, tmp_path):
+    # One after the other: each trainer seeds torch's generator (dropout) when it is built.
+    plain = make_trainer(sequences, tmp_path / "plain", iterations=4)
+    plain_losses = [plain.train_step(*plain.next_batch()) for _ in range(4)]
+    averaged = make_trainer(sequences, tmp_path / "averaged", iterations=4, average_from=0.5)  # steps 3 and 4
+    after = []
+    for loss_plain in plain_losses:
+        assert averaged.train_step(*averaged.next_batch()) == loss_plain  # the same run: only the export differs
+        after.append(state_copy(averaged.model.head))
+    assert averaged.average_count == 2
+    exported = averaged.export().head.state_dict()
+    for name in ("fc4.0.weight", "fc4.0.bias", "fc5.1.weight", "fc5.1.bias"):
+        torch.testing.assert_close(exported[name], (after[2][name] + after[3][name]) / 2, msg=name)
+        assert torch.equal(plain.export().head.state_dict()[name], after[3][name])  # off: the last iteration's
+        assert torch.equal(averaged.model.head.state_dict()[name], after[3][name])  # training keeps its own
+    # The branch tracking starts from is not averaged (tracking replaces it).
+    assert torch.equal(exported["branches.0.weight"], after[3]["branches.0.weight"])
+
+
+def test_the_average_survives_a_checkpoint(sequences, tmp_path):
+    first = make_trainer(sequences, tmp_path / "run", average_from=0.5)  # 6 steps: steps 4-6 averaged
+    first.fit(max_steps=5, progress=False)  # checkpoint after step 4 (epoch 2)
+    resumed = make_trainer(sequences, tmp_path / "run", average_from=0.5)
+    assert resumed.resume() and resumed.step == 4 and resumed.average_count == 1
+    resumed.fit(progress=False)
+    straight = make_trainer(sequences, tmp_path / "straight", average_from=0.5)
+    straight.fit(progress=False)
+    assert resumed.average_count == straight.average_count == 3
+    for name, value in straight.average.items():
+        torch.testing.assert_close(resumed.average[name], value, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0])
+def test_average_from_outside_zero_to_one_is_a_user_error(sequences, tmp_path, value):
+    with pytest.raises(UserError, match="average_from"):
+        make_trainer(sequences, tmp_path / "run", average_from=value)
+
+
 # ---------------------------------------------------------------------------------------------------------- resume
 
 

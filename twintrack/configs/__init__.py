@@ -356,6 +356,9 @@ class MDNetTrainConfig:
     # RT-MDNet's instance embedding loss: a domain's positives must score higher on its own branch than on any
     # other domain's, weighted by this against the classification loss (0: off; RT-MDNet 0.1).
     instance_weight: float
+    # Stochastic weight averaging (Izmailov et al. 2018): the exported shared layers are the mean of their values
+    # after every iteration past this fraction of the run, not the last iteration's (0: off, the last iteration's).
+    average_from: float
     autocast_bf16: bool
     seed: int
     checkpoint_every: int

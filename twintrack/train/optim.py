@@ -47,6 +47,8 @@ def check_train_config(config) -> None:
         raise UserError(f"motion_blur_max must be >= 3 pixels, got {config.motion_blur_max}")
     if getattr(config, "instance_weight", 0.0) < 0:
         raise UserError(f"instance_weight must be >= 0 (0: off), got {config.instance_weight}")
+    if not 0 <= getattr(config, "average_from", 0.0) < 1:
+        raise UserError(f"average_from must be in [0, 1) (0: off), got {config.average_from}")
     dropout = getattr(config, "dropout", 0.0)
     if not 0.0 <= dropout < 1.0:
         raise UserError(f"dropout must be in [0, 1), got {dropout}")
