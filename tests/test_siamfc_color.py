@@ -201,6 +201,24 @@ def test_the_lookalike_cue_tracks_and_is_off_until_a_lookalike_appears():
         assert np.abs(centre - (true_box[:2] + 16)).max() < 6
 
 
+def test_lookalike_colours_are_learnt_only_on_frames_scored_at_least_color_learn_min_score(monkeypatch):
+    frames = [two_squares_frame((100 + 4 * i, 104 + 2 * i), (150 + 4 * i, 104)) for i in range(6)]
+    first_box = np.array([100.0, 104.0, 32.0, 32.0])
+    learnt = {}
+    for threshold in (0.5, 1.0):  # 1.0: no score reaches it (a probability below 1)
+        tracker = twintrack.create_tracker("siamfc", device="cpu", color_weight=0.3, color_background="lookalikes",
+                                           color_learn_min_score=threshold)
+        calls = []
+        monkeypatch.setattr(tracker, "_learn_lookalike_colors", lambda *args, calls=calls: calls.append(args))
+        tracker.init(frames[0], first_box)
+        located = sum(not tracker.update(frame).lost for frame in frames[1:])
+        learnt[threshold] = (len(calls), located)
+    assert learnt[0.5][0] == learnt[0.5][1] > 0  # every located frame (score >= 0.5)
+    assert learnt[1.0][0] == 0
+
+
 def test_colour_background_is_checked():
     with pytest.raises(UserError, match="color_background"):
         load_config("siamfc", {"color_background": "forest"})
+    with pytest.raises(UserError, match="color_learn_min_score"):
+        load_config("siamfc", {"color_learn_min_score": 0.4})

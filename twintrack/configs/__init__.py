@@ -97,6 +97,9 @@ class SiamFCConfig:
     # The colour model's background: surroundings (Staple: all of the search region around the target) or
     # lookalikes (DAT: the boxes of look-alike peaks, found as distractor_cells; the cue is off until one is seen).
     color_background: str
+    # lookalikes: learn the look-alikes' colours only on frames whose lost-target score is at least this (0.5: every
+    # located frame); a frame located on the wrong object teaches the returning target as a look-alike.
+    color_learn_min_score: float
     # A constant-velocity motion model: the next search region is centred at the box's centre plus a velocity, each
     # located frame's displacement blended into it at motion_lr (reset while lost). 0 = off (the paper: the search
     # is centred on the last box).
@@ -128,6 +131,7 @@ class SiamFCConfig:
             "color_weight": self.color_weight >= 0,
             "color_lr": 0 <= self.color_lr <= 1,
             "color_max_score": 0 < self.color_max_score <= 1,
+            "color_learn_min_score": 0.5 <= self.color_learn_min_score <= 1,
             "motion_lr": 0 <= self.motion_lr <= 1,
         }
         ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
@@ -135,7 +139,7 @@ class SiamFCConfig:
                   "template_min_score": "in [0, 1]", "lost_search_scale": ">= 1",
                   "lost_window_influence": "-1 (= window_influence) or in [0, 1]", "lost_search_mode": "wide or both",
                   "lost_wide_min_score": "in [0.5, 1]", "color_weight": ">= 0", "color_lr": "in [0, 1]",
-                  "color_max_score": "in (0, 1]", "motion_lr": "in [0, 1]"}
+                  "color_max_score": "in (0, 1]", "color_learn_min_score": "in [0.5, 1]", "motion_lr": "in [0, 1]"}
         for key, ok in checks.items():
             if not ok:
                 raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(self, key)!r})")

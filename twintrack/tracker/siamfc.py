@@ -295,7 +295,8 @@ class SiamFCTracker:
         if learn:
             # Before the scale update: the search crop's geometry is this frame's.
             self._learn(responses[best], feat, row, col, score)
-        if cfg.color_weight > 0 and cfg.color_background == "lookalikes" and not self.lost and not wide:
+        if (cfg.color_weight > 0 and cfg.color_background == "lookalikes" and score >= cfg.color_learn_min_score
+                and not wide):
             # Before the scale update, as _learn: the crop geometry is this frame's.
             self._learn_lookalike_colors(frame, responses[best], row, col, searched_at, crop_factor, factor)
         if not self.lost:
