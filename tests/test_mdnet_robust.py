@@ -342,7 +342,8 @@ def red_and_blue_frame() -> np.ndarray:
 
 def test_colour_crop_boxes_map_the_region_square_onto_the_crop():
     region = SimpleNamespace(origin=np.array([10.0, 20.0]), side=64.0)
-    from twintrack.tracker.mdnet import COLOR_CROP, MDNetTracker
+    from twintrack.tracker.color_prior import COLOR_CROP
+    from twintrack.tracker.mdnet import MDNetTracker
 
     factor = COLOR_CROP / region.side  # 2 crop pixels per frame pixel
     boxes = MDNetTracker._in_color_crop(np.array([[10.0, 20.0, 64.0, 64.0], [26.0, 36.0, 8.0, 4.0]]), region, factor)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+COLOR_CROP = 128  # side (pixels) of the crop the trackers fit and read the model on: colour needs no detail
 BINS = 32  # per channel (Staple's); 32^3 joint bins
 _SHIFT = 3  # 256 / BINS = 8 = 2^3
 _EPS = 1e-6  # a bin seen in neither histogram scores 0.5

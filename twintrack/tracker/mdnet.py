@@ -41,7 +41,7 @@ from twintrack.models.mdnet import MDNet, cells_first_weight
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 from twintrack.tracker.bbreg import BoxRegressor
-from twintrack.tracker.color_prior import LookalikeColorModel
+from twintrack.tracker.color_prior import COLOR_CROP, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 from twintrack.tracker.template_prior import TemplatePrior
 from twintrack.tracker.timing import StageTimer
@@ -189,7 +189,6 @@ class RegionFeatures:
         return torch.cat(out)
 
 
-COLOR_CROP = 128  # colour_weight: the region's colours at this side (SiamFC's colour crop): colour needs no detail
 LOOKALIKE_COLOR_RATE = 0.5  # the look-alikes' colours follow each found frame's at this rate (SiamFC's distractor_lr)
 LOOKALIKE_COLOR_MAX = 4  # look-alike candidates per frame whose colours are learnt (SiamFC's distractor_max)
 COAST_LR = 0.5  # failure_box coast without motion_lr: the velocity follows each successful frame's at this rate

@@ -40,7 +40,9 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
   the target against its search region give each pixel a foreground probability; the located response gains
   ``color_weight`` x its own range x the mean probability of a target-sized box at each cell, so a look-alike of
   another colour loses to the target. The cue is scaled down on frames where the target's colours fill the region;
-  the model is the first frame's, or follows confident frames at ``color_lr``.
+  the model is the first frame's, or follows confident frames at ``color_lr``. ``color_background: lookalikes``
+  is DAT's model instead (Possegger et al., CVPR 2015): the target's colours against those of the look-alike peaks
+  (``distractor_cells``) only, learnt on frames scored at least ``color_learn_min_score``; off until one is seen.
 - ``motion_lr``: a constant-velocity motion model. The next frame's search regions are centred at the last centre
   plus a velocity that blends in each located frame's displacement at this rate (reset while lost), so a target
   that moves fast but steadily stays inside the search region's reach, and the cosine window favours where it is
@@ -63,7 +65,7 @@ from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_t
 from twintrack.models import SiamFCNet, VGGM
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
-from twintrack.tracker.color_prior import ColorModel, LookalikeColorModel
+from twintrack.tracker.color_prior import COLOR_CROP, ColorModel, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 
 
@@ -508,7 +510,6 @@ class SiamFCTracker:
         return self.timer.stage(name) if self.timer is not None else _NO_TIMER
 
 
-COLOR_CROP = 128  # side of the colour cue's crop of the search region (pixels)
 
 
 class _NoTimer:
