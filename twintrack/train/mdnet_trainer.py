@@ -228,7 +228,8 @@ class MDNetTrainer(Trainer):
         return {"average": dict(self.average), "average_count": self.average_count}
 
     def load_extra_state(self, payload: dict) -> None:
-        self.average = dict(payload.get("average", {}))
+        # Checkpoints load onto the CPU; the running mean is updated against the parameters, on the training device.
+        self.average = {name: value.to(self.device) for name, value in payload.get("average", {}).items()}
         self.average_count = int(payload.get("average_count", 0))
 
     def tracking_network(self) -> MDNet:
