@@ -331,8 +331,9 @@ class MDNetTracker:
             ranking = scores
             if cfg.template_weight > 0:
                 ranking = scores + cfg.template_weight * self.template.at(response, centres_px(candidates, region))
-        color_view = self._color_view(frame, region) if self.color_model is not None else None
-        if color_view is not None and self.color_model.active:
+        color_view = None  # the colour crop, cut once per frame and only where the term or its learning reads it
+        if self.color_model is not None and self.color_model.active:
+            color_view = self._color_view(frame, region)
             ranking = ranking + self._color_term(color_view, region, candidates, scores)
         top = np.argsort(-ranking)[: cfg.top_k]
         target_score = float(scores[top].mean())
@@ -379,8 +380,8 @@ class MDNetTracker:
                 self.pos_memory.append(inputs[: len(pos_boxes)])
                 self.neg_memory.append(negatives)
 
-        if success and color_view is not None:
-            self._learn_lookalike_colors(color_view, region, candidates, scores)
+        if success and self.color_model is not None:
+            self._learn_lookalike_colors(color_view or self._color_view(frame, region), region, candidates, scores)
 
         if not success:  # short-term update: the recent frames only
             with self._stage("train"):

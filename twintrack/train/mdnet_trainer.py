@@ -116,10 +116,9 @@ class MDNetTrainer(Trainer):
         self.optimizer, self.scheduler = build_optimization(config, groups, self.epochs)
         self.rng = np.random.default_rng(config.seed)
         # average_from: the running mean of the shared layers (fc4, fc5; the conv layers where they learn) over the
-        # iterations past average_start, and how many it holds.
+        # iterations past average_start.
         self.average_start = int(config.average_from * config.iterations) if config.average_from > 0 else None
         self.average: dict[str, torch.Tensor] = {}
-        self.average_count = 0
 
     # ------------------------------------------------------------------------------------------------- samples
     def _frame_samples(self, sequence: Sequence, index: int):
@@ -211,26 +210,30 @@ class MDNetTrainer(Trainer):
         return {name: p for name, p in self.model.named_parameters()
                 if p.requires_grad and not name.startswith("head.branches.")}
 
+    @property
+    def average_count(self) -> int:
+        """How many iterations the running mean holds: those run past average_start."""
+        return 0 if self.average_start is None else max(0, self.step - self.average_start)
+
     def _add_to_average(self) -> None:
         """After an optimizer step: fold the weights into the running mean once the run is past average_start (the
-        step being run is number self.step + 1)."""
+        step being run is number self.step + 1, the mean's count after it that minus average_start)."""
         if self.average_start is None or self.step + 1 <= self.average_start:
             return
-        self.average_count += 1
+        count = self.step + 1 - self.average_start
         with torch.no_grad():
             for name, param in self._shared_parameters().items():
                 if name not in self.average:
                     self.average[name] = param.detach().clone()
                 else:
-                    self.average[name] += (param.detach() - self.average[name]) / self.average_count
+                    self.average[name] += (param.detach() - self.average[name]) / count
 
     def extra_state(self) -> dict:
-        return {"average": dict(self.average), "average_count": self.average_count}
+        return {"average": dict(self.average)}
 
     def load_extra_state(self, payload: dict) -> None:
         # Checkpoints load onto the CPU; the running mean is updated against the parameters, on the training device.
         self.average = {name: value.to(self.device) for name, value in payload.get("average", {}).items()}
-        self.average_count = int(payload.get("average_count", 0))
 
     def tracking_network(self) -> MDNet:
         return self.export()
