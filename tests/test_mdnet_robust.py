@@ -18,6 +18,7 @@ from test_mdnet import CLIP_WH, make_tracker, run
 from twintrack.configs import load_config
 from twintrack.errors import UserError
 from twintrack.geometry import iou, jitter_boxes, xywh_to_cxcywh
+from twintrack.tracker.color_prior import bin_index
 from twintrack.tracker.mdnet import Int8Linear, use_int8_fc4
 from twintrack.tracker.template_prior import TemplatePrior
 
@@ -326,6 +327,8 @@ def test_redetect_options_are_checked():
             load_config("mdnet", {"motion_lr": rate})
     with pytest.raises(UserError, match="color_weight"):
         load_config("mdnet", {"color_weight": -0.1})
+    with pytest.raises(UserError, match="color_foreground"):
+        load_config("mdnet", {"color_foreground": "mask"})
 
 
 # ------------------------------------------------------------------------------------- color_weight (DAT's model)
@@ -370,6 +373,22 @@ def test_colour_term_is_off_until_a_lookalike_is_seen_then_prefers_the_targets_c
     probability = tracker.color_model.pixel_map(view[0])
     gate = (1.0 - float(probability.mean())) / 1.0
     assert term[0] == pytest.approx(0.5 * 4.0 * gate * 1.0, rel=0.02)
+
+
+def test_colour_foreground_reaches_the_colour_model():
+    frame = red_and_blue_frame()
+    target = np.array([36.0, 56.0, 28.0, 28.0])  # loose: the red square and a grey margin
+    models = {}
+    for foreground in ("box", "contrast"):
+        tracker = make_tracker(seed=0, region_size=191, target_pixels=32.0, color_weight=0.5,
+                               color_foreground=foreground)
+        tracker.init(frame, target)
+        models[foreground] = tracker.color_model
+    assert models["contrast"].foreground_mode == "contrast"
+    grey, red = (int(b) for b in bin_index(np.array([[(128, 128, 128), RED]], dtype=np.uint8))[0])
+    # Grey fills the margin and the surroundings, so contrast weighs it down in the target's colours; red gains.
+    assert models["contrast"].foreground[grey] < models["box"].foreground[grey]
+    assert models["contrast"].foreground[red] > models["box"].foreground[red]
 
 
 def test_colour_weight_still_tracks(clip):

@@ -10,7 +10,7 @@ import pytest
 import twintrack
 from twintrack.configs import load_config
 from twintrack.errors import UserError
-from twintrack.tracker.color_prior import ColorModel, LookalikeColorModel, bin_index
+from twintrack.tracker.color_prior import ColorModel, LookalikeColorModel, bin_index, target_density
 
 RED, BLUE, GREEN = (200, 10, 10), (10, 10, 200), (10, 200, 10)
 
@@ -217,7 +217,55 @@ def test_lookalike_colours_are_learnt_only_on_frames_scored_at_least_color_learn
     assert learnt[1.0][0] == 0
 
 
+# ------------------------------------------------------- the target's colours from a loose box (color_foreground)
+LOOSE_BOX = np.array([5.0, 5.0, 6.0, 12.0])  # rows 5..16 of red_square_on_blue: 36 red pixels over 36 blue
+
+
+def test_contrast_foreground_weights_the_boxs_pixels_by_their_colour_against_the_surroundings():
+    crop = red_square_on_blue()
+    bins = bin_index(crop)
+    inside = np.zeros(bins.shape, dtype=bool)
+    inside[5:17, 5:11] = True
+    red, blue = bin_index(np.array([[RED, BLUE]], dtype=np.uint8))[0]
+    box = target_density(bins, inside, "box")
+    assert (box[red], box[blue]) == pytest.approx((0.5, 0.5))
+    # Outside the box all is blue (density 1). Red's foreground probability: 0.5 / (0.5 + 0) = 1; blue's:
+    # 0.5 / (0.5 + 1) = 1/3. Weighted counts: 36 x 1 red, 36 x 1/3 = 12 blue -> densities 36/48, 12/48.
+    contrast = target_density(bins, inside, "contrast")
+    assert (contrast[red], contrast[blue]) == pytest.approx((0.75, 0.25), abs=1e-5)
+    assert contrast.sum() == pytest.approx(1.0)
+
+
+def test_contrast_foreground_lowers_a_loose_boxs_background_in_both_colour_models():
+    crop = red_square_on_blue()
+    # Staple's model: blue = fg / (fg + bg) = 0.5 / 1.5 with the whole box, 0.25 / 1.25 with contrast.
+    assert ColorModel(crop, LOOSE_BOX).pixel_map(crop)[0, 0] == pytest.approx(1 / 3, abs=1e-4)
+    assert ColorModel(crop, LOOSE_BOX, foreground="contrast").pixel_map(crop)[0, 0] == pytest.approx(0.2, abs=1e-4)
+    # DAT's model against an all-blue look-alike (density 1): the same two ratios; red stays the target's.
+    for foreground, blue in (("box", 1 / 3), ("contrast", 0.2)):
+        model = LookalikeColorModel(crop, LOOSE_BOX, foreground=foreground)
+        model.add_lookalikes(crop, LOOSE_BOX, np.array([[12.0, 0.0, 6.0, 6.0]]), rate=1.0)
+        probability = model.pixel_map(crop)
+        assert probability[0, 0] == pytest.approx(blue, abs=1e-4)
+        assert probability[7, 7] == pytest.approx(1.0, abs=1e-4)
+    # A tight box has no background to weigh down: contrast changes nothing.
+    tight = np.array([5.0, 5.0, 6.0, 6.0])
+    np.testing.assert_allclose(ColorModel(crop, tight, foreground="contrast").probability,
+                               ColorModel(crop, tight).probability, atol=1e-6)
+
+
+def test_the_tracker_passes_color_foreground_to_its_colour_model():
+    frame = two_squares_frame((144, 104), (174, 104))
+    for foreground in ("box", "contrast"):
+        tracker = twintrack.create_tracker("siamfc", device="cpu", color_weight=0.3, color_background="lookalikes",
+                                           color_foreground=foreground)
+        tracker.init(frame, np.array([144.0, 104.0, 32.0, 32.0]))
+        assert tracker.color_model.foreground_mode == foreground
+
+
 def test_colour_background_is_checked():
+    with pytest.raises(UserError, match="color_foreground"):
+        load_config("siamfc", {"color_foreground": "segment"})
     with pytest.raises(UserError, match="color_background"):
         load_config("siamfc", {"color_background": "forest"})
     with pytest.raises(UserError, match="color_learn_min_score"):

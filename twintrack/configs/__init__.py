@@ -100,6 +100,9 @@ class SiamFCConfig:
     # lookalikes: learn the look-alikes' colours only on frames whose lost-target score is at least this (0.5: every
     # located frame); a frame located on the wrong object teaches the returning target as a look-alike.
     color_learn_min_score: float
+    # The target's colours: box (every pixel of the box) or contrast (each pixel weighted by its colour's foreground
+    # probability against the surroundings, so a loose box's background counts little; tracker/color_prior.py).
+    color_foreground: str
     # A constant-velocity motion model: the next search region is centred at the box's centre plus a velocity, each
     # located frame's displacement blended into it at motion_lr (reset while lost). 0 = off (the paper: the search
     # is centred on the last box).
@@ -113,6 +116,8 @@ class SiamFCConfig:
         if self.color_background not in ("surroundings", "lookalikes"):
             raise UserError(f"config key 'color_background' needs surroundings or lookalikes (got "
                             f"{self.color_background!r})")
+        if self.color_foreground not in ("box", "contrast"):
+            raise UserError(f"config key 'color_foreground' needs box or contrast (got {self.color_foreground!r})")
         if self.while_lost not in ("hold_size", "hold_box"):
             raise UserError(f"config key 'while_lost' needs hold_size or hold_box (got {self.while_lost!r})")
         # The inference-time options' ranges (tracker/siamfc.py, issue 11).
@@ -266,6 +271,7 @@ class MDNetConfig:
     # scores' range x the mean probability that a target-sized box's pixels have the target's colours rather than
     # the look-alikes' (candidates scored above 0 off the target on found frames). 0 = off.
     color_weight: float
+    color_foreground: str  # the target's colours: box or contrast, as SiamFC's key of the same name
     # Bounding-box regression.
     use_bbreg: bool
     n_bbreg: int
@@ -313,6 +319,8 @@ class MDNetConfig:
                             f"(got {self.failure_box!r})")
         if not 0 <= self.motion_lr <= 1:
             raise UserError(f"config key 'motion_lr' needs a rate in [0, 1] (got {self.motion_lr})")
+        if self.color_foreground not in ("box", "contrast"):
+            raise UserError(f"config key 'color_foreground' needs box or contrast (got {self.color_foreground!r})")
         if self.color_weight < 0:
             raise UserError(f"config key 'color_weight' needs a value >= 0 (got {self.color_weight})")
         # The template is SiamFC's 127-pixel exemplar.

@@ -15,6 +15,12 @@ Tracking", CVPR 2015): the background histogram is taken from the look-alikes' b
 target's surroundings. A background that shares the target's colours (a dark rider in front of a dark forest) then
 no longer pulls the target's own colours towards 0; only colours that tell the target from what the tracker confuses
 it with count. Until a look-alike has been seen the model has nothing to say and the cue stays off.
+
+The target's histogram: ``foreground="box"`` counts every pixel of the box. A box is rarely the target alone (a car
+seen from a drone in a box that is half road), and the box's background colours then score as the target's, so a
+box on empty road can hold the cue. ``foreground="contrast"`` weights each pixel of the box by its colour's
+foreground probability against the crop's surroundings (Staple's model, fitted on the same crop): colours that are
+as common around the box as inside it count little, the target's own colours fully. One pass, no segmentation.
 """
 
 from __future__ import annotations
@@ -53,22 +59,37 @@ def _probability(fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
     return ((fg + _EPS) / (fg + bg + 2 * _EPS)).astype(np.float32)
 
 
+FOREGROUNDS = ("box", "contrast")
+
+
+def target_density(bins: np.ndarray, inside: np.ndarray, foreground: str = "box") -> np.ndarray:
+    """The target's colour density from the pixels where ``inside`` holds: each counted once (``box``) or weighted
+    by its colour's foreground probability against the pixels outside (``contrast``; see the module's doc)."""
+    density = _density(bins, inside)
+    if foreground == "box":
+        return density
+    weights = _probability(density, _density(bins, ~inside))[bins[inside]].astype(np.float64)
+    counts = np.bincount(bins[inside], weights=weights, minlength=BINS ** 3)
+    return counts / max(counts.sum(), _EPS)
+
+
 class ColorModel:
     active = True  # the surroundings model has something to say from the first frame on
 
-    def __init__(self, crop: np.ndarray, box: np.ndarray) -> None:
-        """``crop``: (H, W, 3) uint8 RGB around the target; ``box``: the target in it, (x, y, w, h) in pixels."""
+    def __init__(self, crop: np.ndarray, box: np.ndarray, foreground: str = "box") -> None:
+        """``crop``: (H, W, 3) uint8 RGB around the target; ``box``: the target in it, (x, y, w, h) in pixels;
+        ``foreground``: how the target's histogram counts the box's pixels (``FOREGROUNDS``, module doc)."""
+        self.foreground_mode = foreground
         self.probability = self._fit(crop, box)
 
     def update(self, crop: np.ndarray, box: np.ndarray, rate: float) -> None:
         """Blend in the model of a newer view: ``(1 - rate) x old + rate x new`` per bin."""
         self.probability = (1 - rate) * self.probability + rate * self._fit(crop, box)
 
-    @staticmethod
-    def _fit(crop: np.ndarray, box: np.ndarray) -> np.ndarray:
+    def _fit(self, crop: np.ndarray, box: np.ndarray) -> np.ndarray:
         bins = bin_index(crop)
         inside = _box_mask(bins.shape, box)
-        return _probability(_density(bins, inside), _density(bins, ~inside))
+        return _probability(target_density(bins, inside, self.foreground_mode), _density(bins, ~inside))
 
     def pixel_map(self, crop: np.ndarray) -> np.ndarray:
         """(H, W) float32 foreground probability of each pixel."""
@@ -90,8 +111,9 @@ class ColorModel:
 class LookalikeColorModel(ColorModel):
     """DAT's object-vs-distractor model: the target's colours against the look-alikes' (see the module's doc)."""
 
-    def __init__(self, crop: np.ndarray, box: np.ndarray) -> None:
-        self.foreground = _density(bin_index(crop), _box_mask(crop.shape[:2], box))
+    def __init__(self, crop: np.ndarray, box: np.ndarray, foreground: str = "box") -> None:
+        self.foreground_mode = foreground
+        self.foreground = self._target(crop, box)
         self.lookalikes = None  # their colours' density, once one has been seen
         self.probability = None
 
@@ -101,9 +123,11 @@ class LookalikeColorModel(ColorModel):
 
     def update(self, crop: np.ndarray, box: np.ndarray, rate: float) -> None:
         """Blend in a newer view of the target's colours."""
-        current = _density(bin_index(crop), _box_mask(crop.shape[:2], box))
-        self.foreground = (1 - rate) * self.foreground + rate * current
+        self.foreground = (1 - rate) * self.foreground + rate * self._target(crop, box)
         self._refresh()
+
+    def _target(self, crop: np.ndarray, box: np.ndarray) -> np.ndarray:
+        return target_density(bin_index(crop), _box_mask(crop.shape[:2], box), self.foreground_mode)
 
     def add_lookalikes(self, crop: np.ndarray, target_box: np.ndarray, boxes: np.ndarray, rate: float) -> None:
         """Blend in the colours of this view's look-alike ``boxes`` (N, 4) at ``rate`` (the first ones seen are

@@ -11,7 +11,8 @@ correlated on the same conv pass, adds to the candidates' ranking; with ``motion
 centre on the last box moved by a velocity learnt from successful frames (SiamFC's option of the same name). With
 ``failure_box`` a failed frame keeps the last size (or box) instead of the rejected candidates' mean. With
 ``color_weight`` a colour score joins the ranking: DAT's model of the target's colours against those of the
-candidates that scored as the target off it (the look-alikes), the cue SiamFC's ``color_background`` option uses.
+candidates that scored as the target off it (the look-alikes), the cue SiamFC's ``color_background`` option uses;
+``color_foreground: contrast`` weighs a loose first box's background down in the target's colours.
 """
 
 from __future__ import annotations
@@ -263,7 +264,8 @@ class MDNetTracker:
         self.color_model = None
         if cfg.color_weight > 0:
             crop, factor = self._color_view(frame, region)
-            self.color_model = LookalikeColorModel(crop, self._in_color_crop(box[None], region, factor)[0])
+            self.color_model = LookalikeColorModel(crop, self._in_color_crop(box[None], region, factor)[0],
+                                                   foreground=cfg.color_foreground)
         with self._stage("sampling"):
             pos_boxes = sample_by_iou(self.rng, jitter_boxes, box, cfg.n_pos_init, (cfg.pos_iou_init_min, 1.0),
                                       translate=0.1, scale=cfg.pos_scale, frame_wh=self.frame_wh)

@@ -43,6 +43,8 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
   the model is the first frame's, or follows confident frames at ``color_lr``. ``color_background: lookalikes``
   is DAT's model instead (Possegger et al., CVPR 2015): the target's colours against those of the look-alike peaks
   (``distractor_cells``) only, learnt on frames scored at least ``color_learn_min_score``; off until one is seen.
+  ``color_foreground: contrast`` weights the box's pixels by how much more their colour is in the box than around
+  it, so a loose first box's background (the road around a car) is not learnt as the target's.
 - ``motion_lr``: a constant-velocity motion model. The next frame's search regions are centred at the last centre
   plus a velocity that blends in each located frame's displacement at this rate (reset while lost), so a target
   that moves fast but steadily stays inside the search region's reach, and the cosine window favours where it is
@@ -173,7 +175,8 @@ class SiamFCTracker:
         self.distractor_active = False
         self._update_extra_template()
         model = LookalikeColorModel if cfg.color_background == "lookalikes" else ColorModel
-        self.color_model = model(*self._color_view(frame)) if cfg.color_weight > 0 else None
+        self.color_model = (model(*self._color_view(frame), foreground=cfg.color_foreground)
+                            if cfg.color_weight > 0 else None)
 
     def _scale_frame(self) -> bool:
         """Whether this frame's search has a crop per scale (search3 on every scale_interval-th frame)."""
