@@ -107,6 +107,16 @@ class SiamFCConfig:
     # located frame's displacement blended into it at motion_lr (reset while lost). 0 = off (the paper: the search
     # is centred on the last box).
     motion_lr: float
+    # MDNet's bounding-box regression on SiamFC's own features (tracker/siamfc.py): a ridge regression from the
+    # RoIAlign-pooled search features of a box to the target's box, fitted on n_bbreg boxes of the first frame
+    # (IoU >= bbreg_iou_min, sizes 1.05 ** U(-bbreg_scale, bbreg_scale), aspect ** U(-1, 1) per side), refines the
+    # reported box on located frames; the tracked box (centre, scale) is SiamFC's. false = the paper.
+    use_bbreg: bool
+    n_bbreg: int
+    bbreg_iou_min: float
+    bbreg_lambda: float
+    bbreg_scale: float
+    bbreg_aspect: float
 
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):
@@ -138,13 +148,20 @@ class SiamFCConfig:
             "color_max_score": 0 < self.color_max_score <= 1,
             "color_learn_min_score": 0.5 <= self.color_learn_min_score <= 1,
             "motion_lr": 0 <= self.motion_lr <= 1,
+            "n_bbreg": self.n_bbreg >= 10,
+            "bbreg_iou_min": 0 < self.bbreg_iou_min < 1,
+            "bbreg_lambda": self.bbreg_lambda > 0,
+            "bbreg_scale": self.bbreg_scale >= 0,
+            "bbreg_aspect": self.bbreg_aspect >= 1,
         }
         ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
                   "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
                   "template_min_score": "in [0, 1]", "lost_search_scale": ">= 1",
                   "lost_window_influence": "-1 (= window_influence) or in [0, 1]", "lost_search_mode": "wide or both",
                   "lost_wide_min_score": "in [0.5, 1]", "color_weight": ">= 0", "color_lr": "in [0, 1]",
-                  "color_max_score": "in (0, 1]", "color_learn_min_score": "in [0.5, 1]", "motion_lr": "in [0, 1]"}
+                  "color_max_score": "in (0, 1]", "color_learn_min_score": "in [0.5, 1]", "motion_lr": "in [0, 1]",
+                  "n_bbreg": ">= 10", "bbreg_iou_min": "in (0, 1)", "bbreg_lambda": "> 0", "bbreg_scale": ">= 0",
+                  "bbreg_aspect": ">= 1"}
         for key, ok in checks.items():
             if not ok:
                 raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(self, key)!r})")

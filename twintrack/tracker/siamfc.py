@@ -45,6 +45,11 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
   (``distractor_cells``) only, learnt on frames scored at least ``color_learn_min_score``; off until one is seen.
   ``color_foreground: contrast`` weights the box's pixels by how much more their colour is in the box than around
   it, so a loose first box's background (the road around a car) is not learnt as the target's.
+- ``use_bbreg``: MDNet's bounding-box regression (R-CNN style ridge regression, tracker/bbreg.py) on SiamFC's own
+  features: RoIAlign (MDNet's pooling, the same conv layers) cuts a box out of the best scale's search features, and
+  a regression fitted on 1000 boxes around the first frame's target maps it to the target's box. It refines the
+  reported box on located frames only; the search keeps SiamFC's centre and scale (MDNet's bbreg_feedback false).
+  SiamFC's size is its weak point: with the true size at its own centres it would score about 0.06 AUC more.
 - ``motion_lr``: a constant-velocity motion model. The next frame's search regions are centred at the last centre
   plus a velocity that blends in each located frame's displacement at this rate (reset while lost), so a target
   that moves fast but steadily stays inside the search region's reach, and the cosine window favours where it is
@@ -63,10 +68,13 @@ import numpy as np
 import torch
 
 from twintrack.configs import SiamFCConfig
-from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_to_xywh, xywh_to_cxcywh
+from twintrack.geometry import (clip_box, context_size, crop_and_resize, cxcywh_to_xywh, sample_by_iou,
+                                uniform_boxes, xywh_to_cxcywh)
 from twintrack.models import SiamFCNet, VGGM
+from twintrack.models.mdnet import MDNet
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
+from twintrack.tracker.bbreg import BoxRegressor
 from twintrack.tracker.color_prior import COLOR_CROP, ColorModel, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 
@@ -114,6 +122,7 @@ class SiamFCTracker:
         offsets = offsets * COLOR_CROP / config.search_size + COLOR_CROP / 2
         self.color_cells = np.stack(np.meshgrid(offsets, offsets), axis=-1)
         self.exemplar_feat = None
+        self.regressor = None  # use_bbreg's, fitted by init()
         self.wide = False  # this frame's search covers the wider region (lost_search_scale, while lost)
         self.used_wide = False
 
@@ -147,8 +156,11 @@ class SiamFCTracker:
         self.self_peak = None
         self.extra_template = None
         self.scale_norm = np.ones(cfg.scale_num, dtype=np.float32)
-        first = self._responses(self.embed(self.search_crop(frame)))
+        first_feat = self.embed(self.search_crop(frame))
+        first = self._responses(first_feat)
         self.self_peak = float(first[len(first) // 2].max())
+        self.regressor = self._fit_regressor(first_feat[len(first_feat) // 2][None], box, frame) \
+            if cfg.use_bbreg else None
         if cfg.scale_mode == "pyramid" and cfg.pyramid_norm:
             # Each exemplar scale against the first frame zoomed by the same factor: how high that exemplar peaks
             # when it is right. Scales are compared by their peaks relative to this, so an exemplar whose crop
@@ -304,6 +316,7 @@ class SiamFCTracker:
                 and not wide):
             # Before the scale update, as _learn: the crop geometry is this frame's.
             self._learn_lookalike_colors(frame, responses[best], row, col, searched_at, crop_factor, factor)
+        crop_side = zoom * self.search_side * crop_factor  # the best crop's side, before the scale update
         if not self.lost:
             self._update_scale(factor)
             if self.color_model is not None and cfg.color_lr > 0:
@@ -313,6 +326,9 @@ class SiamFCTracker:
         self.wide = self.lost and cfg.lost_search_scale != 1
 
         box = cxcywh_to_xywh(np.concatenate([self.center, self.target_size]))
+        if self.regressor is not None and not self.lost:
+            # Reported only: the next search starts from SiamFC's own box (MDNet's bbreg_feedback false).
+            box = self._regress(box, feat, searched_at, crop_side)
         return TrackResult(box=clip_box(box, frame_w, frame_h), score=score, lost=self.lost)
 
     # -------------------------------------------------------------------------------------- lost-target score
@@ -468,6 +484,35 @@ class SiamFCTracker:
             boxes = np.concatenate([centres - size / 2, np.broadcast_to(size, centres.shape)], axis=1)
             target_box = np.concatenate([self.color_cells[cell_row, cell_col] - size / 2, size])
             self.color_model.add_lookalikes(crop, target_box, boxes, self.config.distractor_lr)
+
+    # ------------------------------------------------------------------------------ option: box regression
+    def _pool(self, feat: torch.Tensor, boxes: np.ndarray, center, side: float) -> np.ndarray:
+        """MDNet's RoIAlign features (ReLU, unit RMS) of frame ``boxes`` (N, 4) in the search crop of ``side`` frame
+        pixels centred at ``center`` whose backbone features are ``feat`` (1, C, h, w): (N, 4608) float32."""
+        scale = self.config.search_size / side
+        x1y1 = (boxes[:, :2] - (np.asarray(center) - side / 2)) * scale
+        rois = np.concatenate([np.zeros((len(boxes), 1)), x1y1, x1y1 + boxes[:, 2:] * scale], axis=1)
+        with self._stage("bbreg"), torch.inference_mode():
+            rois_t = torch.from_numpy(rois).float().to(feat.device)
+            return MDNet.pool(feat.float().contiguous(memory_format=torch.channels_last), rois_t).cpu().numpy()
+
+    def _fit_regressor(self, feat: torch.Tensor, box: np.ndarray, frame) -> BoxRegressor | None:
+        """use_bbreg: the ridge regression from first-frame boxes around ``box`` (their features in the first
+        search crop, ``feat``) to ``box``; the samples come from a fixed seed, so the tracker stays deterministic."""
+        cfg = self.config
+        frame_wh = (frame.shape[1], frame.shape[0])
+        boxes = sample_by_iou(np.random.default_rng(0), uniform_boxes, box, cfg.n_bbreg, (cfg.bbreg_iou_min, 1.0),
+                              translate=0.3, scale=cfg.bbreg_scale, aspect=cfg.bbreg_aspect, frame_wh=frame_wh)
+        if len(boxes) < 10:  # a box the sampler cannot hit (a sliver at a corner): report SiamFC's boxes
+            return None
+        features = self._pool(feat, boxes, self.center, self.search_side)
+        with self._stage("bbreg"):
+            return BoxRegressor(cfg.bbreg_lambda).fit(features, boxes, box)
+
+    def _regress(self, box: np.ndarray, feat: torch.Tensor, center, side: float) -> np.ndarray:
+        """``box`` (x, y, w, h) refined by the regressor from its features in this frame's best search crop."""
+        boxes = np.asarray(box, dtype=np.float64)[None]
+        return self.regressor.predict(self._pool(feat, boxes, center, side), boxes)[0]
 
     def _update_scale(self, factor: float) -> None:
         cfg = self.config

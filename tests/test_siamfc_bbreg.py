@@ -1,0 +1,110 @@
+"""SiamFC's box regression (``use_bbreg``, issue 11): MDNet's ridge regression on RoIAlign features of SiamFC's own
+search crops, fitted on the first frame, refines the reported box only. Whether the preset turns it on is decided by
+bench/selection.py (docs/selection.md), not here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import twintrack
+from conftest import noise_background, textured_patch
+from twintrack.configs import load_config
+from twintrack.errors import UserError
+from twintrack.geometry import iou
+from twintrack.models.mdnet import MDNet
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_torch_thread):
+    pass
+
+
+def growing_clip(count=8, side=32):
+    """240x320 noise; a textured square that drifts right and grows by 4 % per frame."""
+    rng = np.random.default_rng(5)
+    patch = textured_patch(rng, 96)
+    frames, boxes = [], []
+    for i in range(count):
+        size = int(round(side * 1.04 ** i))
+        frame = noise_background(rng, 240, 320)
+        x, y = 100 + 3 * i, 90
+        frame[y : y + size, x : x + size] = np.asarray(
+            torch.nn.functional.interpolate(torch.from_numpy(patch).permute(2, 0, 1)[None].float(), size=(size, size),
+                                            mode="bilinear", align_corners=False)[0].permute(1, 2, 0).round().byte())
+        frames.append(frame)
+        boxes.append([x, y, size, size])
+    return frames, np.array(boxes, dtype=np.float64)
+
+
+def run(frames, box, **overrides):
+    tracker = twintrack.create_tracker("siamfc", device="cpu", **overrides)
+    tracker.init(frames[0], box)
+    states, results = [], []
+    for frame in frames[1:]:
+        results.append(tracker.update(frame))
+        states.append(np.concatenate([tracker.center, tracker.target_size]))
+    return tracker, results, np.array(states)
+
+
+def test_pooled_boxes_are_mapped_from_frame_pixels_into_the_search_crop():
+    tracker = twintrack.create_tracker("siamfc", device="cpu")
+    feat = torch.randn(1, 512, 27, 27, generator=torch.Generator().manual_seed(0))
+    # Crop centred at (100, 100), 51 frame pixels a side -> 255 crop pixels: 5 crop pixels per frame pixel, origin
+    # (74.5, 74.5). Box (90, 95, 10, 10) -> x1 = 15.5 x 5 = 77.5, y1 = 20.5 x 5 = 102.5, x2 = 127.5, y2 = 152.5.
+    pooled = tracker._pool(feat, np.array([[90.0, 95.0, 10.0, 10.0]]), (100.0, 100.0), 51.0)
+    expected = MDNet.pool(feat.contiguous(memory_format=torch.channels_last),
+                          torch.tensor([[0.0, 77.5, 102.5, 127.5, 152.5]]))
+    assert pooled.shape == (1, 512 * 9)
+    np.testing.assert_allclose(pooled, expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_off_by_default_and_the_reported_box_is_siamfcs():
+    frames, boxes = growing_clip()
+    tracker, results, _ = run(frames, boxes[0])
+    assert tracker.config.use_bbreg is False and tracker.regressor is None
+    np.testing.assert_allclose(results[-1].box[2:], tracker.target_size)
+
+
+def test_regression_refines_the_reported_box_only_and_leaves_the_tracked_state_alone():
+    frames, boxes = growing_clip()
+    _, plain, plain_states = run(frames, boxes[0])
+    tracker, refined, states = run(frames, boxes[0], use_bbreg=True)
+    assert tracker.regressor is not None
+    # The search follows SiamFC's own centre and scale: identical with and without the regression.
+    np.testing.assert_array_equal(states, plain_states)
+    assert [r.score for r in refined] == [r.score for r in plain]
+    moved = [not np.allclose(a.box, b.box) for a, b in zip(refined, plain)]
+    assert all(moved)  # every located frame's report is the regressed box
+    assert iou(np.array([r.box for r in refined]), boxes[1:]).mean() > 0.6
+
+
+def test_the_first_frame_regressor_pulls_a_shifted_box_towards_the_target():
+    frames, boxes = growing_clip()
+    tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True)
+    tracker.init(frames[0], boxes[0])
+    feat = tracker.embed(tracker.search_crop(frames[0]))[1:2]  # the middle scale: the crop the regressor saw
+    target = boxes[0]
+    for offset in ([6.0, 0.0, 0.0, 0.0], [0.0, -5.0, 0.0, 0.0], [-2.0, -2.0, 6.0, 6.0]):
+        shifted = target + np.array(offset)
+        refined = tracker._regress(shifted, feat, tracker.center, tracker.search_side)
+        assert iou(refined[None], target[None])[0] > iou(shifted[None], target[None])[0]
+
+
+def test_a_lost_frame_reports_siamfcs_box():
+    frames, boxes = growing_clip(count=4)
+    blank = noise_background(np.random.default_rng(9), 240, 320)
+    tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True)
+    tracker.init(frames[0], boxes[0])
+    result = tracker.update(blank)
+    assert result.lost
+    np.testing.assert_allclose(result.box[:2] + result.box[2:] / 2, tracker.center)
+    np.testing.assert_allclose(result.box[2:], tracker.target_size)
+
+
+@pytest.mark.parametrize("key, value", [("n_bbreg", 5), ("bbreg_iou_min", 1.0), ("bbreg_lambda", 0.0),
+                                        ("bbreg_scale", -1.0), ("bbreg_aspect", 0.5)])
+def test_box_regression_settings_are_checked(key, value):
+    with pytest.raises(UserError, match=key):
+        load_config("siamfc", {key: value})
