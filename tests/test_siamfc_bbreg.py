@@ -103,8 +103,32 @@ def test_a_lost_frame_reports_siamfcs_box():
     np.testing.assert_allclose(result.box[2:], tracker.target_size)
 
 
+def test_with_bbreg_size_lr_the_tracked_size_follows_the_regressed_one_per_side():
+    frames, boxes = growing_clip(count=2)
+    tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True, bbreg_size_lr=0.5)
+    tracker.init(frames[0], np.array([100.0, 90.0, 20.0, 10.0]))
+    search_side, exemplar_side = tracker.search_side, tracker.exemplar_side
+    tracker._follow_size(np.array([40.0, 10.0]), 0.5)
+    # Width halfway in log size: 20 x 2 ** 0.5; height unchanged. Regions scale by the geometric mean, 2 ** 0.25.
+    np.testing.assert_allclose(tracker.target_size, [20 * 2 ** 0.5, 10.0])
+    assert tracker.search_side == pytest.approx(search_side * 2 ** 0.25)
+    assert tracker.exemplar_side == pytest.approx(exemplar_side * 2 ** 0.25)
+    # Within max_scale (5) of the first size: a regressed size 100x larger stops at 5x the first (geometric mean).
+    tracker._follow_size(np.array([4000.0, 2000.0]), 1.0)
+    assert np.sqrt(np.prod(tracker.target_size / tracker.initial_size)) == pytest.approx(5.0)
+    assert tracker.target_size[0] / tracker.target_size[1] == pytest.approx(2.0)
+
+
+def test_bbreg_size_lr_moves_the_tracked_size_and_still_tracks():
+    frames, boxes = growing_clip()
+    _, _, plain_states = run(frames, boxes[0], use_bbreg=True)
+    _, results, states = run(frames, boxes[0], use_bbreg=True, bbreg_size_lr=0.59)
+    assert not np.allclose(states[:, 2:], plain_states[:, 2:])
+    assert iou(np.array([r.box for r in results]), boxes[1:]).mean() > 0.6
+
+
 @pytest.mark.parametrize("key, value", [("n_bbreg", 5), ("bbreg_iou_min", 1.0), ("bbreg_lambda", 0.0),
-                                        ("bbreg_scale", -1.0), ("bbreg_aspect", 0.5)])
+                                        ("bbreg_scale", -1.0), ("bbreg_aspect", 0.5), ("bbreg_size_lr", 1.5)])
 def test_box_regression_settings_are_checked(key, value):
     with pytest.raises(UserError, match=key):
         load_config("siamfc", {key: value})

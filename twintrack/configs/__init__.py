@@ -117,6 +117,9 @@ class SiamFCConfig:
     bbreg_lambda: float
     bbreg_scale: float
     bbreg_aspect: float
+    # The tracked size follows the regressed box's at this rate per located frame (log size, per side); 0 = the
+    # regression refines the reported box only.
+    bbreg_size_lr: float
 
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):
@@ -153,6 +156,7 @@ class SiamFCConfig:
             "bbreg_lambda": self.bbreg_lambda > 0,
             "bbreg_scale": self.bbreg_scale >= 0,
             "bbreg_aspect": self.bbreg_aspect >= 1,
+            "bbreg_size_lr": 0 <= self.bbreg_size_lr <= 1,
         }
         ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
                   "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
@@ -161,7 +165,7 @@ class SiamFCConfig:
                   "lost_wide_min_score": "in [0.5, 1]", "color_weight": ">= 0", "color_lr": "in [0, 1]",
                   "color_max_score": "in (0, 1]", "color_learn_min_score": "in [0.5, 1]", "motion_lr": "in [0, 1]",
                   "n_bbreg": ">= 10", "bbreg_iou_min": "in (0, 1)", "bbreg_lambda": "> 0", "bbreg_scale": ">= 0",
-                  "bbreg_aspect": ">= 1"}
+                  "bbreg_aspect": ">= 1", "bbreg_size_lr": "in [0, 1]"}
         for key, ok in checks.items():
             if not ok:
                 raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(self, key)!r})")

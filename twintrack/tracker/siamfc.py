@@ -48,7 +48,8 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
 - ``use_bbreg``: MDNet's bounding-box regression (R-CNN style ridge regression, tracker/bbreg.py) on SiamFC's own
   features: RoIAlign (MDNet's pooling, the same conv layers) cuts a box out of the best scale's search features, and
   a regression fitted on 1000 boxes around the first frame's target maps it to the target's box. It refines the
-  reported box on located frames only; the search keeps SiamFC's centre and scale (MDNet's bbreg_feedback false).
+  reported box on located frames; the search keeps SiamFC's centre and scale (MDNet's bbreg_feedback false), or with
+  ``bbreg_size_lr`` its size follows the regressed size at that rate (and may change its aspect).
   SiamFC's size is its weak point: with the true size at its own centres it would score about 0.06 AUC more.
 - ``motion_lr``: a constant-velocity motion model. The next frame's search regions are centred at the last centre
   plus a velocity that blends in each located frame's displacement at this rate (reset while lost), so a target
@@ -327,8 +328,11 @@ class SiamFCTracker:
 
         box = cxcywh_to_xywh(np.concatenate([self.center, self.target_size]))
         if self.regressor is not None and not self.lost:
-            # Reported only: the next search starts from SiamFC's own box (MDNet's bbreg_feedback false).
+            # Reported; with bbreg_size_lr 0 the next search starts from SiamFC's own box (MDNet's bbreg_feedback
+            # false), otherwise the tracked size follows the regressed one at that rate.
             box = self._regress(box, feat, searched_at, crop_side)
+            if cfg.bbreg_size_lr > 0:
+                self._follow_size(box[2:], cfg.bbreg_size_lr)
         return TrackResult(box=clip_box(box, frame_w, frame_h), score=score, lost=self.lost)
 
     # -------------------------------------------------------------------------------------- lost-target score
@@ -513,6 +517,18 @@ class SiamFCTracker:
         """``box`` (x, y, w, h) refined by the regressor from its features in this frame's best search crop."""
         boxes = np.asarray(box, dtype=np.float64)[None]
         return self.regressor.predict(self._pool(feat, boxes, center, side), boxes)[0]
+
+    def _follow_size(self, size: np.ndarray, rate: float) -> None:
+        """bbreg_size_lr: the tracked size moves ``rate`` of the way (in log size, per side) to ``size``; the search
+        and exemplar regions scale with the size's geometric mean, within min_scale..max_scale of the first size."""
+        cfg = self.config
+        new = self.target_size * (np.maximum(size, 1.0) / self.target_size) ** rate
+        drift = float(np.sqrt(np.prod(new / self.initial_size)))  # geometric-mean size over the first frame's
+        new = new * float(np.clip(drift, cfg.min_scale, cfg.max_scale)) / drift
+        change = float(np.sqrt(np.prod(new / self.target_size)))
+        self.target_size = new
+        self.exemplar_side *= change
+        self.search_side *= change
 
     def _update_scale(self, factor: float) -> None:
         cfg = self.config
