@@ -77,3 +77,18 @@ def test_selection_counts_lost_reports_on_hidden_and_visible_update_frames_apart
     assert selection.lost_rates([record], [sequence]) == (0.5, 1 / 3)
     unhidden = EvalSequence("toy", ("a",) * 6, np.zeros((6, 4)))
     assert selection.lost_rates([record], [unhidden]) is None
+
+
+def test_selection_calls_a_win_narrower_than_a_tenth_of_the_seed_spread_narrow_until_six_seeds():
+    import selection
+
+    # Session 14's MDNet colour term on val at seeds 0-2: +0.0003 over a default whose seed std is 0.025.
+    base, cand = np.array([0.499, 0.536, 0.489]), np.array([0.505, 0.521, 0.499])
+    assert selection.split_verdict(base, cand, wins=7, losses=4) == "narrow"
+    assert selection.split_verdict(base, cand + 0.01, wins=7, losses=4) == "wins"  # +0.010 > 0.1 x 0.025
+    assert selection.split_verdict(base, cand + 0.01, wins=4, losses=4) == "does not win"  # item 3(b)
+    assert selection.split_verdict(base, cand - 0.01, wins=7, losses=4) == "does not win"
+    six = np.array([0.499, 0.536, 0.489, 0.480, 0.524, 0.512])
+    assert selection.split_verdict(six, six + 0.001, wins=6, losses=5) == "wins"  # at six seeds the mean decides
+    # A deterministic tracker (one run): no spread, any win counts.
+    assert selection.split_verdict(np.array([0.458]), np.array([0.459]), wins=5, losses=4) == "wins"
