@@ -59,9 +59,6 @@ def _probability(fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
     return ((fg + _EPS) / (fg + bg + 2 * _EPS)).astype(np.float32)
 
 
-FOREGROUNDS = ("box", "contrast")
-
-
 def target_density(bins: np.ndarray, inside: np.ndarray, foreground: str = "box") -> np.ndarray:
     """The target's colour density from the pixels where ``inside`` holds: each counted once (``box``) or weighted
     by its colour's foreground probability against the pixels outside (``contrast``; see the module's doc)."""
@@ -78,7 +75,7 @@ class ColorModel:
 
     def __init__(self, crop: np.ndarray, box: np.ndarray, foreground: str = "box") -> None:
         """``crop``: (H, W, 3) uint8 RGB around the target; ``box``: the target in it, (x, y, w, h) in pixels;
-        ``foreground``: how the target's histogram counts the box's pixels (``FOREGROUNDS``, module doc)."""
+        ``foreground``: how the target's histogram counts the box's pixels (box or contrast, module doc)."""
         self.foreground_mode = foreground
         self.probability = self._fit(crop, box)
 
