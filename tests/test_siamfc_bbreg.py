@@ -132,3 +132,71 @@ def test_bbreg_size_lr_moves_the_tracked_size_and_still_tracks():
 def test_box_regression_settings_are_checked(key, value):
     with pytest.raises(UserError, match=key):
         load_config("siamfc", {key: value})
+
+
+# ------------------------------------------------------------------ an offline regression as the prior (bbreg_prior)
+def toy_samples(seed=0, count=40, dim=6):
+    rng = np.random.default_rng(seed)
+    target = np.array([50.0, 40.0, 20.0, 30.0])
+    boxes = target + np.concatenate([rng.normal(0, 2, (count, 2)), rng.normal(0, 2, (count, 2))], axis=1)
+    return rng.normal(0, 1, (count, dim)), boxes, target
+
+
+def test_a_regression_with_a_prior_adds_the_prior_and_fits_what_it_leaves():
+    from twintrack.tracker.bbreg import BoxRegressor, regression_targets
+
+    features, boxes, target = toy_samples()
+    rng = np.random.default_rng(1)
+    prior = BoxRegressor.from_arrays(rng.normal(0, 0.1, (6, 4)), rng.normal(0, 1, 6), rng.normal(0, 0.1, 4))
+    targets = regression_targets(boxes, target)
+    # An overwhelming ridge leaves only the intercept: the prior's deltas plus the mean of what they miss.
+    stiff = BoxRegressor(1e12, prior=prior).fit(features, boxes, target)
+    expected = prior.deltas(features) + (targets - prior.deltas(features)).mean(axis=0)
+    np.testing.assert_allclose(stiff.deltas(features), expected, atol=1e-6)
+    # A weak ridge fits the targets themselves (6 features, 40 samples: least squares, close but not exact).
+    loose = BoxRegressor(1e-6, prior=prior).fit(features, boxes, target)
+    plain = BoxRegressor(1e-6).fit(features, boxes, target)
+    np.testing.assert_allclose(loose.deltas(features), plain.deltas(features), atol=1e-6)
+
+
+def test_a_saved_regression_loads_back_and_bad_files_are_one_line_errors(tmp_path):
+    from safetensors.numpy import save_file
+
+    from twintrack.tracker.bbreg import load_regressor
+
+    rng = np.random.default_rng(2)
+    arrays = {"weights": rng.normal(size=(6, 4)).astype(np.float32), "feature_mean": np.ones(6, np.float32),
+              "target_mean": np.zeros(4, np.float32)}
+    save_file(arrays, tmp_path / "prior.safetensors")
+    loaded = load_regressor(tmp_path / "prior.safetensors")
+    features = rng.normal(size=(3, 6))
+    np.testing.assert_allclose(loaded.deltas(features), (features - 1) @ arrays["weights"], rtol=1e-6)
+    with pytest.raises(UserError, match="does not exist"):
+        load_regressor(tmp_path / "missing.safetensors")
+    (tmp_path / "garbage.safetensors").write_text("not a tensor file")
+    with pytest.raises(UserError, match="not one bench/fit_box_regressor.py wrote"):
+        load_regressor(tmp_path / "garbage.safetensors")
+    save_file({"weights": arrays["weights"]}, tmp_path / "partial.safetensors")
+    with pytest.raises(UserError, match="not one"):
+        load_regressor(tmp_path / "partial.safetensors")
+
+
+def test_the_tracker_fits_its_first_frame_on_top_of_bbreg_prior(tmp_path):
+    from safetensors.numpy import save_file
+
+    frames, boxes = growing_clip(count=4)
+    weights = np.zeros((4608, 4), np.float32)
+    weights[:, 2] = 0.01  # the prior's width correction grows with the features' sum
+    for name, prior_weights in (("constant", np.zeros_like(weights)), ("varying", weights)):
+        save_file({"weights": prior_weights, "feature_mean": np.zeros(4608, np.float32),
+                   "target_mean": np.array([0, 0, np.log(1.1), 0], np.float32)}, tmp_path / f"{name}.safetensors")
+    _, plain, plain_states = run(frames, boxes[0], use_bbreg=True)
+    tracker, constant, states = run(frames, boxes[0], use_bbreg=True,
+                                    bbreg_prior=str(tmp_path / "constant.safetensors"))
+    assert tracker.regressor.prior is tracker.regressor_prior is not None
+    np.testing.assert_array_equal(states, plain_states)  # still the reported box only
+    # A constant prior is taken back out by the first frame's intercept (the mean residual): the same boxes.
+    np.testing.assert_allclose([r.box for r in constant], [r.box for r in plain], atol=1e-6)
+    _, varying, _ = run(frames, boxes[0], use_bbreg=True, bbreg_prior=str(tmp_path / "varying.safetensors"))
+    assert not np.allclose([r.box for r in varying], [r.box for r in plain])
+    assert twintrack.create_tracker("siamfc", device="cpu").config.bbreg_prior == ""

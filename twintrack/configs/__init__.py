@@ -120,6 +120,9 @@ class SiamFCConfig:
     # The tracked size follows the regressed box's at this rate per located frame (log size, per side); 0 = the
     # regression refines the reported box only.
     bbreg_size_lr: float
+    # A regression fitted offline across training videos (bench/fit_box_regressor.py; "" = none): the first-frame
+    # ridge pulls towards it instead of towards zero.
+    bbreg_prior: str
 
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):

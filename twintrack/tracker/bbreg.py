@@ -25,26 +25,64 @@ class BoxRegressor:
     """Ridge regression from box features to (dx, dy, dw, dh), solved in its dual form.
 
     Features have thousands of dimensions and samples number ~1000, so ``X^T (X X^T + l I)^-1 Y`` solves an
-    N x N system instead of a D x D one.
+    N x N system instead of a D x D one. With a ``prior`` (a regression fitted elsewhere, e.g. offline across
+    training videos) the ridge pulls the weights towards the prior's instead of towards zero: this one is fitted on
+    what the prior leaves, and its deltas are added to the prior's.
     """
 
-    def __init__(self, ridge_lambda: float = 1000.0) -> None:
+    def __init__(self, ridge_lambda: float = 1000.0, prior: "BoxRegressor | None" = None) -> None:
         self.ridge_lambda = ridge_lambda
+        self.prior = prior
         self.weights: np.ndarray | None = None
         self.mean: np.ndarray | None = None
 
+    @classmethod
+    def from_arrays(cls, weights, feature_mean, target_mean) -> "BoxRegressor":
+        """A fitted regression from its arrays (weights (D, 4), feature mean (D,), target mean (4,))."""
+        regressor = cls()
+        regressor.weights = np.asarray(weights, dtype=np.float64)
+        regressor.mean = np.asarray(feature_mean, dtype=np.float64)
+        regressor.target_mean = np.asarray(target_mean, dtype=np.float64)
+        return regressor
+
     def fit(self, features: np.ndarray, boxes: np.ndarray, target) -> "BoxRegressor":
         x = np.asarray(features, dtype=np.float32)
+        y = regression_targets(boxes, target)
+        if self.prior is not None:
+            y = y - self.prior.deltas(x)
         self.mean = x.mean(axis=0)
         x = x - self.mean
-        y = regression_targets(boxes, target)
         self.target_mean = y.mean(axis=0)
         gram = (x @ x.T).astype(np.float64) + self.ridge_lambda * np.eye(len(x))
         self.weights = x.T.astype(np.float64) @ np.linalg.solve(gram, y - self.target_mean)
         return self
 
+    def deltas(self, features: np.ndarray) -> np.ndarray:
+        """(N, 4) predicted (dx, dy, dw, dh) of (N, D) box features, the prior's included."""
+        own = (np.asarray(features, dtype=np.float64) - self.mean) @ self.weights + self.target_mean
+        return own if self.prior is None else own + self.prior.deltas(features)
+
     def predict(self, features: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         if self.weights is None:
             return np.asarray(boxes, dtype=np.float64)
-        deltas = (np.asarray(features, dtype=np.float64) - self.mean) @ self.weights + self.target_mean
-        return apply_deltas(np.asarray(boxes, dtype=np.float64), deltas)
+        return apply_deltas(np.asarray(boxes, dtype=np.float64), self.deltas(features))
+
+
+def load_regressor(path) -> BoxRegressor:
+    """A regression saved by bench/fit_box_regressor.py (safetensors: weights, feature_mean, target_mean)."""
+    from pathlib import Path
+
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    from twintrack.errors import UserError
+
+    if not Path(path).is_file():
+        raise UserError(f"box regression file '{path}' does not exist; make one with bench/fit_box_regressor.py "
+                        f"or leave bbreg_prior empty")
+    try:
+        arrays = load_file(str(path))
+        return BoxRegressor.from_arrays(arrays["weights"], arrays["feature_mean"], arrays["target_mean"])
+    except (KeyError, OSError, ValueError, SafetensorError) as error:
+        raise UserError(f"box regression file '{path}' is not one bench/fit_box_regressor.py wrote ({error})") \
+            from None

@@ -50,6 +50,8 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
   a regression fitted on 1000 boxes around the first frame's target maps it to the target's box. It refines the
   reported box on located frames; the search keeps SiamFC's centre and scale (MDNet's bbreg_feedback false), or with
   ``bbreg_size_lr`` its size follows the regressed size at that rate (and may change its aspect).
+  ``bbreg_prior`` names a regression fitted offline across training videos (bench/fit_box_regressor.py) that the
+  first-frame fit starts from: the ridge pulls towards it rather than towards zero.
   Size is SiamFC's weak point: with the true area at its own centres it would score 0.055 more AUC on val
   (bench/size_oracle.py).
 - ``motion_lr``: a constant-velocity motion model. The next frame's search regions are centred at the last centre
@@ -76,7 +78,7 @@ from twintrack.models import SiamFCNet, VGGM
 from twintrack.models.mdnet import MDNet
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
-from twintrack.tracker.bbreg import BoxRegressor
+from twintrack.tracker.bbreg import BoxRegressor, load_regressor
 from twintrack.tracker.color_prior import COLOR_CROP, ColorModel, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 
@@ -125,6 +127,8 @@ class SiamFCTracker:
         self.color_cells = np.stack(np.meshgrid(offsets, offsets), axis=-1)
         self.exemplar_feat = None
         self.regressor = None  # use_bbreg's, fitted by init()
+        # bbreg_prior's offline regression, read once: every init() fits the first frame on top of it.
+        self.regressor_prior = load_regressor(config.bbreg_prior) if config.use_bbreg and config.bbreg_prior else None
         self.wide = False  # this frame's search covers the wider region (lost_search_scale, while lost)
         self.used_wide = False
 
@@ -511,7 +515,7 @@ class SiamFCTracker:
             return None
         features = self._pool(feat, boxes, self.center, self.search_side)
         with self._stage("bbreg"):
-            return BoxRegressor(cfg.bbreg_lambda).fit(features, boxes, box)
+            return BoxRegressor(cfg.bbreg_lambda, prior=self.regressor_prior).fit(features, boxes, box)
 
     def _regress(self, box: np.ndarray, feat: torch.Tensor, center, side: float) -> np.ndarray:
         """``box`` (x, y, w, h) refined by the regressor from its features in this frame's best search crop."""

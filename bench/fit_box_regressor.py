@@ -1,0 +1,176 @@
+"""Fit SiamFC's box regression offline, across training sequences, instead of on each video's first frame
+(experimental; session 14, docs/selection.md):
+
+    .venv/bin/python bench/fit_box_regressor.py --data runs/data_nofold --out runs/box_regressor.safetensors
+        [--every 3] [--boxes 8] [--lambdas 100 1000 10000 100000]
+
+The first-frame regression (`use_bbreg`) learns one video's first box, loose or not, and one view of the target.
+This one sees many targets at many sizes: on every --every-th frame of each sequence it simulates SiamFC's box
+(the first frame's aspect, the true area times 1.05 ** N(0, 4), the centre off by N(0, 0.1) x the mean side), cuts
+SiamFC's search crop around it, pools --boxes jittered boxes with MDNet's RoIAlign (the tracker's own code) and
+accumulates the ridge regression's normal equations from those boxes to the true one. The ridge weight is chosen on
+the last fifth of the sequences (by name) held out from the fit, then the fit is redone on all of them. On the
+held-out sequences it also prints the error of each one's own first-frame regression (`use_bbreg`) and of that
+regression with this fit as its prior (`bbreg_prior`). It reads no val and no fold sequence: pass a folder without
+them (runs/data_nofold holds the 53 training sequences outside the fold), so that val and the fold judge it
+(`bench/selection.py --tracker siamfc --set use_bbreg=true bbreg_prior=OUT`; `rest` is its training data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def simulated_boxes(rng: np.random.Generator, truth: np.ndarray, first_aspect: float, count: int) -> np.ndarray:
+    """``count`` boxes (x, y, w, h) as SiamFC might report for ``truth``: its first frame's aspect, the true area
+    scaled by 1.05 ** N(0, 4), the centre moved by N(0, 0.1) x the true mean side."""
+    cx, cy = truth[:2] + truth[2:] / 2
+    area = truth[2] * truth[3] * (1.05 ** rng.normal(0, 4, count)) ** 2
+    width = np.sqrt(area * first_aspect)
+    height = area / width
+    shift = rng.normal(0, 0.1, (count, 2)) * truth[2:].mean()
+    return np.stack([cx + shift[:, 0] - width / 2, cy + shift[:, 1] - height / 2, width, height], axis=1)
+
+
+class NormalEquations:
+    """Running sums for a ridge regression with an intercept: n, sum x, sum y, X^T X, X^T Y (float64)."""
+
+    def __init__(self, dim: int) -> None:
+        self.n = 0
+        self.sx, self.sy = np.zeros(dim), np.zeros(4)
+        self.xx, self.xy = np.zeros((dim, dim)), np.zeros((dim, 4))
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        x, y = x.astype(np.float64), y.astype(np.float64)
+        self.n += len(x)
+        self.sx += x.sum(0)
+        self.sy += y.sum(0)
+        self.xx += x.T @ x
+        self.xy += x.T @ y
+
+    def __iadd__(self, other: "NormalEquations") -> "NormalEquations":
+        self.n += other.n
+        self.sx += other.sx
+        self.sy += other.sy
+        self.xx += other.xx
+        self.xy += other.xy
+        return self
+
+    def solve(self, ridge: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(weights (D, 4), feature mean (D,), target mean (4,)) of the centred ridge regression."""
+        mean_x, mean_y = self.sx / self.n, self.sy / self.n
+        xx = self.xx - self.n * np.outer(mean_x, mean_x)
+        xy = self.xy - self.n * np.outer(mean_x, mean_y)
+        weights = np.linalg.solve(xx + ridge * np.eye(len(xx)), xy)
+        return weights, mean_x, mean_y
+
+
+def collect(tracker, sequence, rng, every: int, count: int, read_image, regression_targets, context_size,
+            crop_and_resize):
+    """Features (N, 4608) and regression targets (N, 4) of one sequence's simulated boxes."""
+    cfg = tracker.config
+    boxes_all = sequence.boxes
+    first_aspect = boxes_all[0, 2] / boxes_all[0, 3]
+    features, targets = [], []
+    for index in range(1, len(sequence.frames), every):
+        truth = boxes_all[index]
+        if not (np.all(np.isfinite(truth)) and truth[2] > 2 and truth[3] > 2):
+            continue
+        frame = read_image(sequence.frames[index])
+        boxes = simulated_boxes(rng, truth, first_aspect, count)
+        # SiamFC's search crop around its own first simulated box (its centre and size), as the tracker would cut it.
+        centre = boxes[0, :2] + boxes[0, 2:] / 2
+        side = context_size(boxes[0, 2:], cfg.context) * cfg.search_size / cfg.exemplar_size
+        crop = crop_and_resize(frame, centre, side, cfg.search_size, frame.reshape(-1, 3).mean(axis=0))
+        feat = tracker.embed(crop[None])
+        features.append(tracker._pool(feat, boxes, centre, side))
+        targets.append(regression_targets(boxes, truth))
+    if not features:
+        return np.zeros((0, 512 * 9), np.float32), np.zeros((0, 4))
+    return np.concatenate(features), np.concatenate(targets)
+
+
+def main(argv=None) -> int:
+    sys.path.insert(0, str(ROOT))
+    import torch
+    from safetensors.numpy import save_file
+
+    import twintrack
+    from twintrack.data import discover
+    from twintrack.data.images import read_image
+    from twintrack.geometry import context_size, crop_and_resize
+    from twintrack.geometry import sample_by_iou, uniform_boxes
+    from twintrack.tracker.bbreg import BoxRegressor, regression_targets
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--every", type=int, default=3)
+    parser.add_argument("--boxes", type=int, default=8)
+    parser.add_argument("--lambdas", type=float, nargs="+", default=[1e2, 1e3, 1e4, 1e5])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    sequences = [s for s in discover(args.data) if not s.still]
+    held_out = {s.name for s in sorted(sequences, key=lambda s: s.name)[-(len(sequences) // 5):]}
+    tracker = twintrack.create_tracker("siamfc", device="cpu")
+    rng = np.random.default_rng(args.seed)
+    fit, held, first_frame_errors = NormalEquations(512 * 9), [], []
+    for number, sequence in enumerate(sequences):
+        x, y = collect(tracker, sequence, rng, args.every, args.boxes, read_image, regression_targets, context_size,
+                       crop_and_resize)
+        if sequence.name in held_out:
+            held.append((x, y))
+            # The tracker's own first-frame regression (use_bbreg), on the same boxes: what this one competes with.
+            own = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True)
+            own.init(read_image(sequence.frames[0]), sequence.boxes[0])
+            first_frame_errors.append((own.regressor.deltas(x) - y) ** 2)
+        else:
+            fit.add(x, y)
+        print(f"{number + 1}/{len(sequences)} {sequence.name}: {len(x)} boxes", flush=True)
+    print(f"\nfit on {fit.n} boxes of {len(sequences) - len(held_out)} sequences; held out: {sorted(held_out)}")
+    hx, hy = np.concatenate([h[0] for h in held]), np.concatenate([h[1] for h in held])
+    baseline = float(np.mean(hy ** 2))
+    scores = {}
+    for ridge in args.lambdas:
+        weights, mean_x, mean_y = fit.solve(ridge)
+        error = float(np.mean(((hx - mean_x) @ weights + mean_y - hy) ** 2))
+        scores[ridge] = error
+        print(f"ridge {ridge:g}: held-out mean squared error {error:.5f} (no regression: {baseline:.5f})")
+    print(f"each sequence's own first-frame regression (use_bbreg): {np.mean(np.concatenate(first_frame_errors)):.5f}")
+    best = min(scores, key=scores.get)
+    # Each held-out sequence's first-frame regression with this fit as its prior (bbreg_prior), on the same boxes.
+    prior = BoxRegressor.from_arrays(*fit.solve(best))
+    combined = []
+    for (x, y), sequence in zip(held, [s for s in sequences if s.name in held_out]):
+        own = twintrack.create_tracker("siamfc", device="cpu")
+        frame = read_image(sequence.frames[0])
+        own.init(frame, sequence.boxes[0])
+        cfg = own.config
+        first_feat = own.embed(own.search_crop(frame))[len(own.scale_factors) // 2][None]
+        boxes = sample_by_iou(np.random.default_rng(0), uniform_boxes, sequence.boxes[0], cfg.n_bbreg,
+                              (cfg.bbreg_iou_min, 1.0), translate=0.3, scale=cfg.bbreg_scale, aspect=cfg.bbreg_aspect,
+                              frame_wh=(frame.shape[1], frame.shape[0]))
+        regressor = BoxRegressor(cfg.bbreg_lambda, prior=prior).fit(
+            own._pool(first_feat, boxes, own.center, own.search_side), boxes, sequence.boxes[0])
+        combined.append((regressor.deltas(x) - y) ** 2)
+    print(f"first-frame regression with it as the prior (bbreg_prior): {np.mean(np.concatenate(combined)):.5f}")
+    total = fit
+    for x, y in held:
+        total.add(x, y)
+    weights, mean_x, mean_y = total.solve(best)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save_file({"weights": weights.astype(np.float32), "feature_mean": mean_x.astype(np.float32),
+               "target_mean": mean_y.astype(np.float32), "ridge": np.array([best], np.float32)}, args.out)
+    print(f"ridge {best:g} (held-out best), refit on {total.n} boxes: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
