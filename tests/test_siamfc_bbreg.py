@@ -60,17 +60,20 @@ def test_pooled_boxes_are_mapped_from_frame_pixels_into_the_search_crop():
     np.testing.assert_allclose(pooled, expected.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_off_by_default_and_the_reported_box_is_siamfcs():
+def test_on_in_the_preset_with_the_shipped_prior_and_off_the_reported_box_is_siamfcs():
     frames, boxes = growing_clip()
-    tracker, results, _ = run(frames, boxes[0])
-    assert tracker.config.use_bbreg is False and tracker.regressor is None
+    tracker, _, _ = run(frames, boxes[0])
+    assert tracker.config.use_bbreg is True and tracker.config.bbreg_prior == "auto"
+    assert tracker.regressor is not None and tracker.regressor.prior is not None  # the shipped backbone's
+    tracker, results, _ = run(frames, boxes[0], use_bbreg=False)
+    assert tracker.regressor is None and tracker.regressor_prior is None
     np.testing.assert_allclose(results[-1].box[2:], tracker.target_size)
 
 
 def test_regression_refines_the_reported_box_only_and_leaves_the_tracked_state_alone():
     frames, boxes = growing_clip()
-    _, plain, plain_states = run(frames, boxes[0])
-    tracker, refined, states = run(frames, boxes[0], use_bbreg=True)
+    _, plain, plain_states = run(frames, boxes[0], use_bbreg=False)
+    tracker, refined, states = run(frames, boxes[0], use_bbreg=True, bbreg_prior="")
     assert tracker.regressor is not None
     # The search follows SiamFC's own centre and scale: identical with and without the regression.
     np.testing.assert_array_equal(states, plain_states)
@@ -190,7 +193,7 @@ def test_the_tracker_fits_its_first_frame_on_top_of_bbreg_prior(tmp_path):
     for name, prior_weights in (("constant", np.zeros_like(weights)), ("varying", weights)):
         save_file({"weights": prior_weights, "feature_mean": np.zeros(4608, np.float32),
                    "target_mean": np.array([0, 0, np.log(1.1), 0], np.float32)}, tmp_path / f"{name}.safetensors")
-    _, plain, plain_states = run(frames, boxes[0], use_bbreg=True)
+    _, plain, plain_states = run(frames, boxes[0], use_bbreg=True, bbreg_prior="")
     tracker, constant, states = run(frames, boxes[0], use_bbreg=True,
                                     bbreg_prior=str(tmp_path / "constant.safetensors"))
     assert tracker.regressor.prior is tracker.regressor_prior is not None
@@ -199,4 +202,12 @@ def test_the_tracker_fits_its_first_frame_on_top_of_bbreg_prior(tmp_path):
     np.testing.assert_allclose([r.box for r in constant], [r.box for r in plain], atol=1e-6)
     _, varying, _ = run(frames, boxes[0], use_bbreg=True, bbreg_prior=str(tmp_path / "varying.safetensors"))
     assert not np.allclose([r.box for r in varying], [r.box for r in plain])
-    assert twintrack.create_tracker("siamfc", device="cpu").config.bbreg_prior == ""
+
+
+def test_the_shipped_prior_is_used_only_with_the_backbone_it_was_fitted_on(random_weights):
+    # Other weights give other features: auto falls back to the first frame's regression alone.
+    tracker = twintrack.create_tracker("siamfc", weights=random_weights, device="cpu")
+    assert tracker.config.bbreg_prior == "auto" and tracker.regressor_prior is None
+    frames, boxes = growing_clip(count=3)
+    tracker.init(frames[0], boxes[0])
+    assert tracker.regressor is not None and tracker.regressor.prior is None

@@ -42,9 +42,10 @@ BEFORE = {
                    0.98672, 0.99193, 0.98374, 0.99024],
     },
 }
-SEARCH3 = {"scale_mode": "search3", "scale_num": 3, "scale_step": 1.0375}
+# The paper's tracker: BEFORE was recorded before the box regression (on in the preset since session 14).
+SEARCH3 = {"scale_mode": "search3", "scale_num": 3, "scale_step": 1.0375, "use_bbreg": False}
 # The one-pass exemplar pyramid as it was the preset until 2026-11-27 (BEFORE["pyramid"] was recorded with it).
-PYRAMID = {"scale_mode": "pyramid", "scale_num": 5, "scale_step": 1.025}
+PYRAMID = {"scale_mode": "pyramid", "scale_num": 5, "scale_step": 1.025, "use_bbreg": False}
 ALL_ON = {"distractor_weight": 0.3, "template_lr": 0.2, "template_min_score": 0.5, "lost_search_scale": 1.6}
 
 

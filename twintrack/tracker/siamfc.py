@@ -77,10 +77,12 @@ from twintrack.geometry import (clip_box, context_size, crop_and_resize, cxcywh_
 from twintrack.models import SiamFCNet, VGGM
 from twintrack.models.mdnet import MDNet
 from twintrack.runtime import build_backbone_engine
+from twintrack.runtime.calibration import fingerprint
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 from twintrack.tracker.bbreg import BoxRegressor, load_regressor
 from twintrack.tracker.color_prior import COLOR_CROP, ColorModel, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
+from twintrack.weights import shipped_bbreg_prior
 
 
 class SiamFCTracker:
@@ -94,6 +96,8 @@ class SiamFCTracker:
         # The backbone engine (INTERFACES.md item 2): (N, 3, H, W) float32 RGB in [0, 255] on device -> (N, C, h, w)
         # float32 features. Built from the backbone as loaded: it folds BatchNorm in its own copy, and finds the int8
         # calibration by the weights' fingerprint, which folding would change.
+        # bbreg_prior auto: the shipped offline regression, only for the backbone it was fitted on (by fingerprint).
+        self.regressor_prior = self._load_regressor_prior(config, net.backbone)
         self.backbone_engine = build_backbone_engine(net.backbone, config.precision, device,
                                                      channels_last=config.channels_last, fold_bn=config.fold_bn,
                                                      int8_model=config.int8_model or None)
@@ -127,8 +131,6 @@ class SiamFCTracker:
         self.color_cells = np.stack(np.meshgrid(offsets, offsets), axis=-1)
         self.exemplar_feat = None
         self.regressor = None  # use_bbreg's, fitted by init()
-        # bbreg_prior's offline regression, read once: every init() fits the first frame on top of it.
-        self.regressor_prior = load_regressor(config.bbreg_prior) if config.use_bbreg and config.bbreg_prior else None
         self.wide = False  # this frame's search covers the wider region (lost_search_scale, while lost)
         self.used_wide = False
 
@@ -503,6 +505,17 @@ class SiamFCTracker:
         with self._stage("bbreg"), torch.inference_mode():
             rois_t = torch.from_numpy(rois).float().to(feat.device)
             return MDNet.pool(feat.float().contiguous(memory_format=torch.channels_last), rois_t).cpu().numpy()
+
+    @staticmethod
+    def _load_regressor_prior(config: SiamFCConfig, backbone) -> BoxRegressor | None:
+        """bbreg_prior's offline regression, read once (every init() fits its first frame on top of it): a file, or
+        with auto the shipped one where the backbone is the shipped one (None for other weights)."""
+        if not config.use_bbreg or not config.bbreg_prior:
+            return None
+        if config.bbreg_prior == "auto":
+            path = shipped_bbreg_prior(fingerprint(backbone))
+            return load_regressor(path) if path is not None else None
+        return load_regressor(config.bbreg_prior)
 
     def _fit_regressor(self, feat: torch.Tensor, box: np.ndarray, frame) -> BoxRegressor | None:
         """use_bbreg: the ridge regression from first-frame boxes around ``box`` (their features in the first

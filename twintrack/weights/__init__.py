@@ -40,6 +40,20 @@ def default_weights(tracker: str) -> Path:
     return path
 
 
+def shipped_bbreg_prior(backbone_fingerprint: str) -> Path | None:
+    """The shipped offline box regression (SiamFC's ``bbreg_prior: auto``) for the backbone with this fingerprint
+    (runtime.calibration.fingerprint), checked against its sha256; None for any other backbone: its features are
+    not the ones the regression was fitted on."""
+    table = json.loads(resources.files(__name__).joinpath("bbreg_prior.json").read_text())
+    entry = table.get(backbone_fingerprint)
+    if entry is None:
+        return None
+    path = Path(str(resources.files(__name__).joinpath(entry["file"])))
+    if not path.exists() or sha256_of(path) != entry["sha256"]:
+        raise UserError(f"shipped box regression {path} is missing or does not match its sha256; reinstall twintrack")
+    return path
+
+
 def save_weights(model: torch.nn.Module, path: str | Path, arch: str, extra: dict | None = None) -> Path:
     """Write a state dict as safetensors, atomically, with the architecture name in its metadata."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
