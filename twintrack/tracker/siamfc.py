@@ -16,7 +16,8 @@ tracker reports it lost and stops trusting the response (``while_lost``).
 The per-frame work is split so that a caller can batch several trackers' crops through one backbone call
 (MultiTracker): ``update(frame) == locate(frame, embed(search_crop(frame)))``.
 
-Inference-time options (issue 11), off in the preset (each leaves the tracker bit-identical when off):
+Inference-time options (issue 11), off in the preset except ``use_bbreg`` (on since session 14, with its offline
+prior: docs/selection.md); each leaves the tracker bit-identical when off:
 
 - ``distractor_weight``: DaSiamRPN's distractor-aware response (Zhu et al., "Distractor-aware Siamese Networks
   for Visual Object Tracking", ECCV 2018, eq. 4-5, inference part only): on confident frames, the look-alike peaks
@@ -45,13 +46,14 @@ Inference-time options (issue 11), off in the preset (each leaves the tracker bi
   (``distractor_cells``) only, learnt on frames scored at least ``color_learn_min_score``; off until one is seen.
   ``color_foreground: contrast`` weights the box's pixels by how much more their colour is in the box than around
   it, so a loose first box's background (the road around a car) is not learnt as the target's.
-- ``use_bbreg``: MDNet's bounding-box regression (R-CNN style ridge regression, tracker/bbreg.py) on SiamFC's own
+- ``use_bbreg`` (on in the preset): MDNet's bounding-box regression (R-CNN style ridge regression, tracker/bbreg.py) on SiamFC's own
   features: RoIAlign (MDNet's pooling, the same conv layers) cuts a box out of the best scale's search features, and
   a regression fitted on 1000 boxes around the first frame's target maps it to the target's box. It refines the
   reported box on located frames; the search keeps SiamFC's centre and scale (MDNet's bbreg_feedback false), or with
   ``bbreg_size_lr`` its size follows the regressed size at that rate (and may change its aspect).
   ``bbreg_prior`` names a regression fitted offline across training videos (bench/fit_box_regressor.py) that the
-  first-frame fit starts from: the ridge pulls towards it rather than towards zero.
+  first-frame fit starts from: the ridge pulls towards it rather than towards zero (``auto``, the preset: the shipped
+  one, for the shipped backbone only).
   Size is SiamFC's weak point: with the true area at its own centres it would score 0.055 more AUC on val
   (bench/size_oracle.py).
 - ``motion_lr``: a constant-velocity motion model. The next frame's search regions are centred at the last centre
