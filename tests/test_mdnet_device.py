@@ -80,6 +80,22 @@ def test_roi_pool_on_cuda_equals_the_cpu_kernel():
 
 @pytest.mark.gpu
 @needs_cuda
+def test_roi_pool_on_cuda_without_torchvision_runs_our_kernel_there(monkeypatch):
+    import sys
+
+    torch.manual_seed(0)
+    feature_map = torch.randn(1, 512, 29, 29)
+    boxes = torch.rand(40, 2) * 150
+    rois = torch.cat([torch.zeros(40, 1), boxes, boxes + 20 + torch.rand(40, 2) * 80], dim=1)
+    cpu = MDNet.pool(feature_map, rois)
+    monkeypatch.setitem(sys.modules, "torchvision.ops", None)  # torchvision is not a core dependency
+    cuda = MDNet.pool(feature_map.cuda(), rois.cuda())
+    assert cuda.device.type == "cuda"
+    torch.testing.assert_close(cuda.cpu(), cpu, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.gpu
+@needs_cuda
 def test_mdnet_tracks_on_cuda_like_on_cpu(clip):
     # Same seed, same clip: float rounding differs between the devices (cuDNN, TF32 off or on), so the boxes are
     # compared by overlap, not for equality. On CPU this clip tracks at mean IoU > 0.8.

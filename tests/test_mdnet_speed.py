@@ -184,3 +184,15 @@ def test_bf16_tracking_is_deterministic_with_a_seed():
 
 def test_tracker_times_nothing_by_default():
     assert make_tracker().timer is None
+
+
+def test_without_torchvision_pooling_falls_back_to_our_roi_align_on_any_device(monkeypatch):
+    # torchvision is not a core dependency; off the CPU its kernel is used only where it is installed.
+    import sys
+
+    from twintrack.models import mdnet as model
+
+    monkeypatch.setitem(sys.modules, "torchvision.ops", None)  # `from torchvision.ops import ...` raises ImportError
+    assert model._torchvision_roi_align() is None
+    monkeypatch.undo()
+    assert model._torchvision_roi_align() is torchvision_roi_align

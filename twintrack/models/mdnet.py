@@ -190,13 +190,22 @@ class MDNet(nn.Module):
 
 def _roi_align_on_device(feature_map: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
     """Our measured ``roi_align`` on CPU (about 10x faster than torchvision's scalar CPU kernel), torchvision's own
-    kernel elsewhere (its CUDA kernel is the maintained one; ours would launch a large gather there)."""
-    if feature_map.device.type == "cpu":
+    kernel elsewhere (its CUDA kernel is the maintained one; ours would launch a large gather there) when torchvision
+    is installed: it is not a core dependency, and ours runs on any device."""
+    torchvision_roi_align = None if feature_map.device.type == "cpu" else _torchvision_roi_align()
+    if torchvision_roi_align is None:
         return roi_align(feature_map, rois, POOLED_SIZE, spatial_scale=1 / VGGM.total_stride, sampling_ratio=2)
-    from torchvision.ops import roi_align as torchvision_roi_align
-
     return torchvision_roi_align(feature_map, rois.to(feature_map.dtype), POOLED_SIZE,
                                  spatial_scale=1 / VGGM.total_stride, sampling_ratio=2, aligned=True)
+
+
+def _torchvision_roi_align():
+    """torchvision's ``roi_align``, or None where torchvision is not installed."""
+    try:
+        from torchvision.ops import roi_align as torchvision_roi_align
+    except ImportError:
+        return None
+    return torchvision_roi_align
 
 
 def cells_first_weight(weight: torch.Tensor) -> torch.Tensor:
