@@ -22,7 +22,8 @@ from twintrack.errors import UserError
 
 @dataclass(frozen=True)
 class SiamFCConfig:
-    """SiamFC-3s inference (Bertinetto et al. 2016); the preset's values are the paper's."""
+    """SiamFC-3s inference (Bertinetto et al. 2016); the preset's values are the paper's, plus MDNet's box regression on
+    SiamFC's features (use_bbreg, on since session 14)."""
 
     exemplar_size: int
     search_size: int
