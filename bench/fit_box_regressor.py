@@ -23,8 +23,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
+from safetensors.numpy import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import twintrack  # noqa: E402
+from twintrack.data import discover  # noqa: E402
+from twintrack.data.images import read_image  # noqa: E402
+from twintrack.geometry import context_size, crop_and_resize  # noqa: E402
+from twintrack.tracker.bbreg import BoxRegressor, regression_targets  # noqa: E402
 
 
 def simulated_boxes(rng: np.random.Generator, truth: np.ndarray, first_aspect: float, count: int) -> np.ndarray:
@@ -54,14 +63,6 @@ class NormalEquations:
         self.xx += x.T @ x
         self.xy += x.T @ y
 
-    def __iadd__(self, other: "NormalEquations") -> "NormalEquations":
-        self.n += other.n
-        self.sx += other.sx
-        self.sy += other.sy
-        self.xx += other.xx
-        self.xy += other.xy
-        return self
-
     def solve(self, ridge: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(weights (D, 4), feature mean (D,), target mean (4,)) of the centred ridge regression."""
         mean_x, mean_y = self.sx / self.n, self.sy / self.n
@@ -71,8 +72,7 @@ class NormalEquations:
         return weights, mean_x, mean_y
 
 
-def collect(tracker, sequence, rng, every: int, count: int, read_image, regression_targets, context_size,
-            crop_and_resize):
+def collect(tracker, sequence, rng, every: int, count: int):
     """Features (N, 4608) and regression targets (N, 4) of one sequence's simulated boxes."""
     cfg = tracker.config
     boxes_all = sequence.boxes
@@ -97,17 +97,6 @@ def collect(tracker, sequence, rng, every: int, count: int, read_image, regressi
 
 
 def main(argv=None) -> int:
-    sys.path.insert(0, str(ROOT))
-    import torch
-    from safetensors.numpy import save_file
-
-    import twintrack
-    from twintrack.data import discover
-    from twintrack.data.images import read_image
-    from twintrack.geometry import context_size, crop_and_resize
-    from twintrack.geometry import sample_by_iou, uniform_boxes
-    from twintrack.tracker.bbreg import BoxRegressor, regression_targets
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
@@ -119,18 +108,14 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     sequences = [s for s in discover(args.data) if not s.still]
     held_out = {s.name for s in sorted(sequences, key=lambda s: s.name)[-(len(sequences) // 5):]}
-    tracker = twintrack.create_tracker("siamfc", device="cpu")
+    # The tracker cuts and pools the crops, and fits the first-frame regressions the offline one is compared with.
+    tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True, bbreg_prior="")
     rng = np.random.default_rng(args.seed)
-    fit, held, first_frame_errors = NormalEquations(512 * 9), [], []
+    fit, held = NormalEquations(512 * 9), []
     for number, sequence in enumerate(sequences):
-        x, y = collect(tracker, sequence, rng, args.every, args.boxes, read_image, regression_targets, context_size,
-                       crop_and_resize)
+        x, y = collect(tracker, sequence, rng, args.every, args.boxes)
         if sequence.name in held_out:
-            held.append((x, y))
-            # The tracker's own first-frame regression (use_bbreg), on the same boxes: what this one competes with.
-            own = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True)
-            own.init(read_image(sequence.frames[0]), sequence.boxes[0])
-            first_frame_errors.append((own.regressor.deltas(x) - y) ** 2)
+            held.append((x, y, sequence))
         else:
             fit.add(x, y)
         print(f"{number + 1}/{len(sequences)} {sequence.name}: {len(x)} boxes", flush=True)
@@ -143,32 +128,26 @@ def main(argv=None) -> int:
         error = float(np.mean(((hx - mean_x) @ weights + mean_y - hy) ** 2))
         scores[ridge] = error
         print(f"ridge {ridge:g}: held-out mean squared error {error:.5f} (no regression: {baseline:.5f})")
-    print(f"each sequence's own first-frame regression (use_bbreg): {np.mean(np.concatenate(first_frame_errors)):.5f}")
     best = min(scores, key=scores.get)
-    # Each held-out sequence's first-frame regression with this fit as its prior (bbreg_prior), on the same boxes.
-    prior = BoxRegressor.from_arrays(*fit.solve(best))
-    combined = []
-    for (x, y), sequence in zip(held, [s for s in sequences if s.name in held_out]):
-        own = twintrack.create_tracker("siamfc", device="cpu")
-        frame = read_image(sequence.frames[0])
-        own.init(frame, sequence.boxes[0])
-        cfg = own.config
-        first_feat = own.embed(own.search_crop(frame))[len(own.scale_factors) // 2][None]
-        boxes = sample_by_iou(np.random.default_rng(0), uniform_boxes, sequence.boxes[0], cfg.n_bbreg,
-                              (cfg.bbreg_iou_min, 1.0), translate=0.3, scale=cfg.bbreg_scale, aspect=cfg.bbreg_aspect,
-                              frame_wh=(frame.shape[1], frame.shape[0]))
-        regressor = BoxRegressor(cfg.bbreg_lambda, prior=prior).fit(
-            own._pool(first_feat, boxes, own.center, own.search_side), boxes, sequence.boxes[0])
-        combined.append((regressor.deltas(x) - y) ** 2)
-    print(f"first-frame regression with it as the prior (bbreg_prior): {np.mean(np.concatenate(combined)):.5f}")
-    total = fit
-    for x, y in held:
-        total.add(x, y)
-    weights, mean_x, mean_y = total.solve(best)
+    # What this fit competes with, on the same held-out boxes: each sequence's own first-frame regression (the
+    # tracker's use_bbreg), alone and with this fit as its prior (bbreg_prior).
+    offline = BoxRegressor.from_arrays(*fit.solve(best))
+    errors = {"alone": [], "prior": []}
+    for x, y, sequence in held:
+        for kind, prior in (("alone", None), ("prior", offline)):
+            tracker.regressor_prior = prior
+            tracker.init(read_image(sequence.frames[0]), sequence.boxes[0])
+            errors[kind].append((tracker.regressor.deltas(x) - y) ** 2)
+    print(f"each sequence's own first-frame regression (use_bbreg): {np.mean(np.concatenate(errors['alone'])):.5f}")
+    print(f"first-frame regression with it as the prior (bbreg_prior): "
+          f"{np.mean(np.concatenate(errors['prior'])):.5f}")
+    for x, y, _ in held:
+        fit.add(x, y)
+    weights, mean_x, mean_y = fit.solve(best)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_file({"weights": weights.astype(np.float32), "feature_mean": mean_x.astype(np.float32),
                "target_mean": mean_y.astype(np.float32), "ridge": np.array([best], np.float32)}, args.out)
-    print(f"ridge {best:g} (held-out best), refit on {total.n} boxes: {args.out}")
+    print(f"ridge {best:g} (held-out best), refit on {fit.n} boxes: {args.out}")
     return 0
 
 

@@ -22,7 +22,6 @@ import io
 import json
 import logging
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -168,19 +167,11 @@ def _sha256(data: bytes) -> str:
 
 def shipped_int8_model(backbone_fingerprint: str) -> bytes | None:
     """The shipped int8 model for these weights (checked against its sha256), or None if none was shipped."""
-    weights = resources.files("twintrack.weights")
-    table_file = weights.joinpath(SHIPPED_TABLE)
-    if not table_file.is_file():
-        return None
-    entry = json.loads(table_file.read_text()).get(backbone_fingerprint)
-    if entry is None:
-        return None
-    model_file = weights.joinpath(entry["file"])
-    data = model_file.read_bytes() if model_file.is_file() else b""
-    if _sha256(data) != entry["sha256"]:
-        raise UserError(f"shipped int8 model {entry['file']} is missing or does not match its sha256 in "
-                        f"{SHIPPED_TABLE}; reinstall twintrack or set precision=fp32")
-    return data
+    from twintrack.weights import shipped_for_backbone
+
+    path = shipped_for_backbone(SHIPPED_TABLE, backbone_fingerprint, "int8 model",
+                                "reinstall twintrack or set precision=fp32")
+    return None if path is None else path.read_bytes()
 
 
 def write_shipped_entry(model_bytes: bytes, folder: Path, file_name: str, note: str) -> dict:

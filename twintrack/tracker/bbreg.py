@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twintrack.geometry import xywh_to_cxcywh, cxcywh_to_xywh
+from twintrack.geometry import cxcywh_to_xywh, sample_by_iou, uniform_boxes, xywh_to_cxcywh
 
 
 def regression_targets(boxes: np.ndarray, target) -> np.ndarray:
@@ -19,6 +19,14 @@ def apply_deltas(boxes: np.ndarray, deltas: np.ndarray) -> np.ndarray:
     centres = b[:, :2] + deltas[:, :2] * b[:, 2:]
     sizes = b[:, 2:] * np.exp(np.clip(deltas[:, 2:], -1, 1))
     return cxcywh_to_xywh(np.concatenate([centres, sizes], axis=1))
+
+
+def regression_samples(rng: np.random.Generator, box, config, frame_wh) -> np.ndarray:
+    """The boxes a first-frame regression is fitted on: ``config.n_bbreg`` boxes around ``box`` with IoU at least
+    ``bbreg_iou_min`` (centres within 0.3 x the mean side, sizes 1.05 ** U(-bbreg_scale, bbreg_scale), aspect
+    ``bbreg_aspect`` ** U(-1, 1) per side); the keys MDNet's and SiamFC's configs share."""
+    return sample_by_iou(rng, uniform_boxes, box, config.n_bbreg, (config.bbreg_iou_min, 1.0), translate=0.3,
+                         scale=config.bbreg_scale, aspect=config.bbreg_aspect, frame_wh=frame_wh)
 
 
 class BoxRegressor:

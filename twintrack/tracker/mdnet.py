@@ -41,7 +41,7 @@ from twintrack.models.backbone import VGGM
 from twintrack.models.mdnet import MDNet, cells_first_weight
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
-from twintrack.tracker.bbreg import BoxRegressor
+from twintrack.tracker.bbreg import BoxRegressor, regression_samples
 from twintrack.tracker.color_prior import COLOR_CROP, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 from twintrack.tracker.template_prior import TemplatePrior
@@ -284,9 +284,7 @@ class MDNetTracker:
         self.regressor = None
         if cfg.use_bbreg:
             with self._stage("sampling"):
-                reg_boxes = sample_by_iou(self.rng, uniform_boxes, box, cfg.n_bbreg, (cfg.bbreg_iou_min, 1.0),
-                                          translate=0.3, scale=cfg.bbreg_scale, aspect=cfg.bbreg_aspect,
-                                          frame_wh=self.frame_wh)
+                reg_boxes = regression_samples(self.rng, box, cfg, self.frame_wh)
             if len(reg_boxes) >= 10:
                 reg_feat = region.pool(reg_boxes).float().cpu().numpy()
                 with self._stage("bbreg"):

@@ -74,17 +74,16 @@ import numpy as np
 import torch
 
 from twintrack.configs import SiamFCConfig
-from twintrack.geometry import (clip_box, context_size, crop_and_resize, cxcywh_to_xywh, sample_by_iou,
-                                uniform_boxes, xywh_to_cxcywh)
+from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_to_xywh, xywh_to_cxcywh
 from twintrack.models import SiamFCNet, VGGM
 from twintrack.models.mdnet import MDNet
 from twintrack.runtime import build_backbone_engine
 from twintrack.runtime.calibration import fingerprint
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
-from twintrack.tracker.bbreg import BoxRegressor, load_regressor
+from twintrack.tracker.bbreg import BoxRegressor, load_regressor, regression_samples
 from twintrack.tracker.color_prior import COLOR_CROP, ColorModel, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
-from twintrack.weights import shipped_bbreg_prior
+from twintrack.weights import shipped_for_backbone
 
 
 class SiamFCTracker:
@@ -515,7 +514,8 @@ class SiamFCTracker:
         if not config.use_bbreg or not config.bbreg_prior:
             return None
         if config.bbreg_prior == "auto":
-            path = shipped_bbreg_prior(fingerprint(backbone))
+            path = shipped_for_backbone("bbreg_prior.json", fingerprint(backbone), "box regression",
+                                        "reinstall twintrack or set bbreg_prior to \"\"")
             return load_regressor(path) if path is not None else None
         return load_regressor(config.bbreg_prior)
 
@@ -523,9 +523,7 @@ class SiamFCTracker:
         """use_bbreg: the ridge regression from first-frame boxes around ``box`` (their features in the first
         search crop, ``feat``) to ``box``; the samples come from a fixed seed, so the tracker stays deterministic."""
         cfg = self.config
-        frame_wh = (frame.shape[1], frame.shape[0])
-        boxes = sample_by_iou(np.random.default_rng(0), uniform_boxes, box, cfg.n_bbreg, (cfg.bbreg_iou_min, 1.0),
-                              translate=0.3, scale=cfg.bbreg_scale, aspect=cfg.bbreg_aspect, frame_wh=frame_wh)
+        boxes = regression_samples(np.random.default_rng(0), box, cfg, (frame.shape[1], frame.shape[0]))
         if len(boxes) < 10:  # a box the sampler cannot hit (a sliver at a corner): report SiamFC's boxes
             return None
         features = self._pool(feat, boxes, self.center, self.search_side)

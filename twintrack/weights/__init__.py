@@ -40,17 +40,21 @@ def default_weights(tracker: str) -> Path:
     return path
 
 
-def shipped_bbreg_prior(backbone_fingerprint: str) -> Path | None:
-    """The shipped offline box regression (SiamFC's ``bbreg_prior: auto``) for the backbone with this fingerprint
-    (runtime.calibration.fingerprint), checked against its sha256; None for any other backbone: its features are
-    not the ones the regression was fitted on."""
-    table = json.loads(resources.files(__name__).joinpath("bbreg_prior.json").read_text())
-    entry = table.get(backbone_fingerprint)
+def shipped_for_backbone(table: str, backbone_fingerprint: str, what: str, remedy: str) -> Path | None:
+    """The file that a fingerprint-keyed table of this folder (int8.json: the int8 model; bbreg_prior.json: SiamFC's
+    offline box regression) lists for the backbone with this fingerprint (runtime.calibration.fingerprint), checked
+    against its sha256; None where the table or its entry is absent: another backbone's features are not the ones
+    the file was made for."""
+    table_file = resources.files(__name__).joinpath(table)
+    if not table_file.is_file():
+        return None
+    entry = json.loads(table_file.read_text()).get(backbone_fingerprint)
     if entry is None:
         return None
     path = Path(str(resources.files(__name__).joinpath(entry["file"])))
-    if not path.exists() or sha256_of(path) != entry["sha256"]:
-        raise UserError(f"shipped box regression {path} is missing or does not match its sha256; reinstall twintrack")
+    if not path.is_file() or sha256_of(path) != entry["sha256"]:
+        raise UserError(f"shipped {what} {entry['file']} is missing or does not match its sha256 in {table}; "
+                        f"{remedy}")
     return path
 
 
