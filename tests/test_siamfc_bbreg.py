@@ -211,3 +211,29 @@ def test_the_shipped_prior_is_used_only_with_the_backbone_it_was_fitted_on(rando
     frames, boxes = growing_clip(count=3)
     tracker.init(frames[0], boxes[0])
     assert tracker.regressor is not None and tracker.regressor.prior is None
+
+
+def test_bbreg_steps_run_the_regression_again_from_its_own_box():
+    frames, boxes = growing_clip(count=4)
+    _, once, once_states = run(frames, boxes[0], use_bbreg=True, bbreg_prior="")
+    tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True, bbreg_prior="", bbreg_steps=2)
+    tracker.init(frames[0], boxes[0])
+    calls = []
+    regress = tracker._regress
+
+    def recorded(box, *args):
+        calls.append((np.array(box), regress(box, *args)))
+        return calls[-1][1]
+
+    tracker._regress = recorded
+    for index, frame in enumerate(frames[1:]):
+        result = tracker.update(frame)
+        (first_in, first_out), (second_in, second_out) = calls[2 * index : 2 * index + 2]
+        np.testing.assert_allclose(first_out, once[index].box)  # step 1 is the one-step box (inside the frame)
+        np.testing.assert_array_equal(second_in, first_out)  # step 2 starts from it
+        np.testing.assert_allclose(result.box, second_out)
+        assert not np.allclose(second_out, first_out)
+        np.testing.assert_array_equal(np.concatenate([tracker.center, tracker.target_size]), once_states[index])
+    with pytest.raises(UserError, match="bbreg_steps"):
+        load_config("siamfc", {"bbreg_steps": 0})
+

@@ -121,6 +121,9 @@ class SiamFCConfig:
     # The tracked size follows the regressed box's at this rate per located frame (log size, per side); 0 = the
     # regression refines the reported box only.
     bbreg_size_lr: float
+    # The regression applied this many times per frame, each step from the last step's box and its own features
+    # (iterative refinement: a ridge shrinks large corrections); 1 = once.
+    bbreg_steps: int
     # A regression fitted offline across training videos (bench/fit_box_regressor.py; "" = none): the first-frame
     # ridge pulls towards it instead of towards zero.
     bbreg_prior: str
@@ -161,6 +164,7 @@ class SiamFCConfig:
             "bbreg_scale": self.bbreg_scale >= 0,
             "bbreg_aspect": self.bbreg_aspect >= 1,
             "bbreg_size_lr": 0 <= self.bbreg_size_lr <= 1,
+            "bbreg_steps": self.bbreg_steps >= 1,
         }
         ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
                   "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
@@ -169,7 +173,7 @@ class SiamFCConfig:
                   "lost_wide_min_score": "in [0.5, 1]", "color_weight": ">= 0", "color_lr": "in [0, 1]",
                   "color_max_score": "in (0, 1]", "color_learn_min_score": "in [0.5, 1]", "motion_lr": "in [0, 1]",
                   "n_bbreg": ">= 10", "bbreg_iou_min": "in (0, 1)", "bbreg_lambda": "> 0", "bbreg_scale": ">= 0",
-                  "bbreg_aspect": ">= 1", "bbreg_size_lr": "in [0, 1]"}
+                  "bbreg_aspect": ">= 1", "bbreg_size_lr": "in [0, 1]", "bbreg_steps": ">= 1"}
         for key, ok in checks.items():
             if not ok:
                 raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(self, key)!r})")
@@ -305,6 +309,10 @@ class MDNetConfig:
     bbreg_feedback: bool
     bbreg_scale: float
     bbreg_aspect: float
+    # A regression fitted offline across training videos that the first-frame ridge pulls towards (SiamFC's key of
+    # the same name; auto: the shipped SiamFC one where MDNet's conv layers are that backbone and feature_path is
+    # roi; "" = none).
+    bbreg_prior: str
     dropout: float
     # Robustness (ours): learn only from frames scoring above update_min_score; keep the first frame's positives
     # in every update; learn up to lookalike_negatives high-scoring off-target candidates per frame as negatives;

@@ -9,6 +9,7 @@ pooled features, as py-MDNet's ``forward(x, in_layer='fc4')``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -206,6 +207,12 @@ def _torchvision_roi_align():
     except ImportError:
         return None
     return torchvision_roi_align
+
+
+def cells_first_order(features: int) -> np.ndarray:
+    """Where each entry of a cells-first pooled vector sits in the channel-major one:
+    ``pool(..., cells_first=True)[:, j] == pool(...)[:, order[j]]`` for ``features`` = channels x 9."""
+    return np.arange(features).reshape(-1, POOLED_SIZE**2).T.reshape(-1)
 
 
 def cells_first_weight(weight: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from twintrack.geometry import cxcywh_to_xywh, sample_by_iou, uniform_boxes, xywh_to_cxcywh
+from twintrack.runtime.calibration import fingerprint
+from twintrack.weights import shipped_for_backbone
 
 
 def regression_targets(boxes: np.ndarray, target) -> np.ndarray:
@@ -53,6 +55,13 @@ class BoxRegressor:
         regressor.target_mean = np.asarray(target_mean, dtype=np.float64)
         return regressor
 
+    def reordered(self, order: np.ndarray) -> "BoxRegressor":
+        """This regression for features that come in another order: the new feature j is the old feature
+        ``order[j]`` (MDNet's cells-first pooled vectors against the channel-major ones a prior was fitted on)."""
+        if self.prior is not None:
+            raise ValueError("reorder a regression fitted on top of a prior before the fit, not after")
+        return BoxRegressor.from_arrays(self.weights[order], self.mean[order], self.target_mean)
+
     def fit(self, features: np.ndarray, boxes: np.ndarray, target) -> "BoxRegressor":
         x = np.asarray(features, dtype=np.float32)
         y = regression_targets(boxes, target)
@@ -74,6 +83,20 @@ class BoxRegressor:
         if self.weights is None:
             return np.asarray(boxes, dtype=np.float64)
         return apply_deltas(np.asarray(boxes, dtype=np.float64), self.deltas(features))
+
+
+def load_prior(setting: str, backbone) -> BoxRegressor | None:
+    """bbreg_prior's offline regression, read once (every init() fits its first frame on top of it): "" none; a file;
+    or auto, the shipped one where ``backbone`` is the one it was fitted for (by fingerprint; None for others).
+    Its features are channel-major RoIAlign vectors (``MDNet.pool``) of a 255-pixel crop with the target's mean
+    side about 64 pixels: SiamFC's search crop and MDNet's region."""
+    if not setting:
+        return None
+    if setting == "auto":
+        path = shipped_for_backbone("bbreg_prior.json", fingerprint(backbone), "box regression",
+                                    "reinstall twintrack or set bbreg_prior to \"\"")
+        return load_regressor(path) if path is not None else None
+    return load_regressor(setting)
 
 
 def load_regressor(path) -> BoxRegressor:

@@ -38,10 +38,10 @@ from twintrack.geometry import (
     xywh_to_cxcywh,
 )
 from twintrack.models.backbone import VGGM
-from twintrack.models.mdnet import MDNet, cells_first_weight
+from twintrack.models.mdnet import MDNet, cells_first_order, cells_first_weight
 from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
-from twintrack.tracker.bbreg import BoxRegressor, regression_samples
+from twintrack.tracker.bbreg import BoxRegressor, load_prior, regression_samples
 from twintrack.tracker.color_prior import COLOR_CROP, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 from twintrack.tracker.template_prior import TemplatePrior
@@ -221,6 +221,7 @@ class MDNetTracker:
         net.backbone.to(memory_format=torch.channels_last)
         self.net = net.to(device)
         self.extractor = FeatureExtractor(self.net, config, device, self._stage)
+        self.regressor_prior = self._load_regressor_prior(config, self.net.backbone)
         self.timer: StageTimer | None = None  # attach a StageTimer to see where the time goes (bench/speed.py)
         # fc4-fc6 as trained offline: every init() restarts from these, so videos do not leak into each other.
         self._head_state = {k: v.clone() for k, v in self.net.head.state_dict().items()}
@@ -288,7 +289,8 @@ class MDNetTracker:
             if len(reg_boxes) >= 10:
                 reg_feat = region.pool(reg_boxes).float().cpu().numpy()
                 with self._stage("bbreg"):
-                    self.regressor = BoxRegressor(cfg.bbreg_lambda).fit(reg_feat, reg_boxes, box)
+                    regressor = BoxRegressor(cfg.bbreg_lambda, prior=self.regressor_prior)
+                    self.regressor = regressor.fit(reg_feat, reg_boxes, box)
 
         # Bounded memories: positives of the last n_frames_long frames, negatives of the last n_frames_short.
         # With keep_first_pos the first frame's positives are kept apart, in every update: the one sure view of
@@ -541,6 +543,18 @@ class MDNetTracker:
 
         self.init_optimizer = optimizer(cfg.lr_init)
         self.update_optimizer = optimizer(cfg.lr_update)
+
+    def _load_regressor_prior(self, config: MDNetConfig, backbone) -> BoxRegressor | None:
+        """bbreg_prior's offline regression, in the order the extractor pools (cells first with fc4 fixed online).
+        auto: SiamFC's shipped one, fitted on RoIAlign features of a 255-pixel crop at 64 pixels a target (MDNet's
+        region), where ``backbone`` is the shipped one; the crop path's 107-pixel crops are other features."""
+        setting = config.bbreg_prior if config.use_bbreg else ""
+        if setting == "auto" and config.feature_path != "roi":
+            return None
+        prior = load_prior(setting, backbone)
+        if prior is not None and self.extractor.cells_first:
+            prior = prior.reordered(cells_first_order(len(prior.mean)))
+        return prior
 
     def _stage(self, name: str):
         """A block timed into ``self.timer`` when one is attached; otherwise a no-op costing well under 1 us."""

@@ -50,7 +50,8 @@ prior: docs/selection.md); each leaves the tracker bit-identical when off:
   features: RoIAlign (MDNet's pooling, the same conv layers) cuts a box out of the best scale's search features, and
   a regression fitted on 1000 boxes around the first frame's target maps it to the target's box. It refines the
   reported box on located frames; the search keeps SiamFC's centre and scale (MDNet's bbreg_feedback false), or with
-  ``bbreg_size_lr`` its size follows the regressed size at that rate (and may change its aspect).
+  ``bbreg_size_lr`` its size follows the regressed size at that rate (and may change its aspect). With
+  ``bbreg_steps`` above 1 the regression runs again from its own box (iterative refinement).
   ``bbreg_prior`` names a regression fitted offline across training videos (bench/fit_box_regressor.py) that the
   first-frame fit starts from: the ridge pulls towards it rather than towards zero (``auto``, the preset: the shipped
   one, for the shipped backbone only).
@@ -78,12 +79,10 @@ from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_t
 from twintrack.models import SiamFCNet, VGGM
 from twintrack.models.mdnet import MDNet
 from twintrack.runtime import build_backbone_engine
-from twintrack.runtime.calibration import fingerprint
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
-from twintrack.tracker.bbreg import BoxRegressor, load_regressor, regression_samples
+from twintrack.tracker.bbreg import BoxRegressor, load_prior, regression_samples
 from twintrack.tracker.color_prior import COLOR_CROP, ColorModel, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
-from twintrack.weights import shipped_for_backbone
 
 
 class SiamFCTracker:
@@ -98,7 +97,7 @@ class SiamFCTracker:
         # float32 features. Built from the backbone as loaded: it folds BatchNorm in its own copy, and finds the int8
         # calibration by the weights' fingerprint, which folding would change.
         # bbreg_prior auto: the shipped offline regression, only for the backbone it was fitted on (by fingerprint).
-        self.regressor_prior = self._load_regressor_prior(config, net.backbone)
+        self.regressor_prior = load_prior(config.bbreg_prior if config.use_bbreg else "", net.backbone)
         self.backbone_engine = build_backbone_engine(net.backbone, config.precision, device,
                                                      channels_last=config.channels_last, fold_bn=config.fold_bn,
                                                      int8_model=config.int8_model or None)
@@ -337,7 +336,8 @@ class SiamFCTracker:
         if self.regressor is not None and not self.lost:
             # Reported; with bbreg_size_lr 0 the next search starts from SiamFC's own box (MDNet's bbreg_feedback
             # false), otherwise the tracked size follows the regressed one at that rate.
-            box = self._regress(box, feat, searched_at, crop_side)
+            for _ in range(cfg.bbreg_steps):
+                box = self._regress(box, feat, searched_at, crop_side)
             if cfg.bbreg_size_lr > 0:
                 self._follow_size(box[2:], cfg.bbreg_size_lr)
         return TrackResult(box=clip_box(box, frame_w, frame_h), score=score, lost=self.lost)
@@ -506,18 +506,6 @@ class SiamFCTracker:
         with self._stage("bbreg"), torch.inference_mode():
             rois_t = torch.from_numpy(rois).float().to(feat.device)
             return MDNet.pool(feat.float().contiguous(memory_format=torch.channels_last), rois_t).cpu().numpy()
-
-    @staticmethod
-    def _load_regressor_prior(config: SiamFCConfig, backbone) -> BoxRegressor | None:
-        """bbreg_prior's offline regression, read once (every init() fits its first frame on top of it): a file, or
-        with auto the shipped one where the backbone is the shipped one (None for other weights)."""
-        if not config.use_bbreg or not config.bbreg_prior:
-            return None
-        if config.bbreg_prior == "auto":
-            path = shipped_for_backbone("bbreg_prior.json", fingerprint(backbone), "box regression",
-                                        "reinstall twintrack or set bbreg_prior to \"\"")
-            return load_regressor(path) if path is not None else None
-        return load_regressor(config.bbreg_prior)
 
     def _fit_regressor(self, feat: torch.Tensor, box: np.ndarray, frame) -> BoxRegressor | None:
         """use_bbreg: the ridge regression from first-frame boxes around ``box`` (their features in the first
