@@ -14,6 +14,11 @@ held-out sequences it also prints the error of each one's own first-frame regres
 regression with this fit as its prior (`bbreg_prior`). It reads no val and no fold sequence: pass a folder without
 them (runs/data_nofold holds the 53 training sequences outside the fold), so that val and the fold judge it
 (`bench/selection.py --tracker siamfc --set use_bbreg=true bbreg_prior=OUT`; `rest` is its training data).
+
+Checks (session 15): ``--samples tracked`` fits on the paper's SiamFC's own boxes instead of simulated ones (its
+held-out figures are then on SiamFC's real errors); ``--compare FILE`` prints another prior's error on the same
+held-out boxes, alone and under the first-frame fit (fair only for a FILE written with ``--no-refit``, which leaves
+the held-out sequences out of the saved fit); ``--first-lambda`` sets that first-frame fit's ``bbreg_lambda``.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 import twintrack  # noqa: E402
 from twintrack.data import discover  # noqa: E402
 from twintrack.data.images import read_image  # noqa: E402
-from twintrack.geometry import context_size, crop_and_resize  # noqa: E402
-from twintrack.tracker.bbreg import BoxRegressor, regression_targets  # noqa: E402
+from twintrack.geometry import context_size, crop_and_resize, iou  # noqa: E402
+from twintrack.tracker.bbreg import BoxRegressor, load_regressor, regression_targets  # noqa: E402
 
 
 def simulated_boxes(rng: np.random.Generator, truth: np.ndarray, first_aspect: float, count: int) -> np.ndarray:
@@ -72,28 +77,53 @@ class NormalEquations:
         return weights, mean_x, mean_y
 
 
-def collect(tracker, sequence, rng, every: int, count: int):
-    """Features (N, 4608) and regression targets (N, 4) of one sequence's simulated boxes."""
-    cfg = tracker.config
-    boxes_all = sequence.boxes
-    first_aspect = boxes_all[0, 2] / boxes_all[0, 3]
-    features, targets = [], []
+def simulated_samples(rng: np.random.Generator, sequence, every: int, count: int):
+    """(frame index, (count, 4) boxes) of simulated SiamFC boxes (simulated_boxes) on every ``every``-th frame."""
+    first_aspect = sequence.boxes[0, 2] / sequence.boxes[0, 3]
     for index in range(1, len(sequence.frames), every):
-        truth = boxes_all[index]
-        if not (np.all(np.isfinite(truth)) and truth[2] > 2 and truth[3] > 2):
-            continue
+        truth = sequence.boxes[index]
+        if np.all(np.isfinite(truth)) and truth[2] > 2 and truth[3] > 2:
+            yield index, simulated_boxes(rng, truth, first_aspect, count)
+
+
+def collect(tracker, sequence, samples):
+    """Features (N, 4608) and regression targets (N, 4) of one sequence's sample boxes: ``samples`` yields (frame
+    index, boxes), and each frame's boxes are pooled from SiamFC's search crop around the first of them."""
+    cfg = tracker.config
+    features, targets = [], []
+    for index, boxes in samples:
         frame = read_image(sequence.frames[index])
-        boxes = simulated_boxes(rng, truth, first_aspect, count)
-        # SiamFC's search crop around its own first simulated box (its centre and size), as the tracker would cut it.
+        # SiamFC's search crop around the first box (its centre and size), as the tracker would cut it.
         centre = boxes[0, :2] + boxes[0, 2:] / 2
         side = context_size(boxes[0, 2:], cfg.context) * cfg.search_size / cfg.exemplar_size
         crop = crop_and_resize(frame, centre, side, cfg.search_size, frame.reshape(-1, 3).mean(axis=0))
         feat = tracker.embed(crop[None])
         features.append(tracker._pool(feat, boxes, centre, side))
-        targets.append(regression_targets(boxes, truth))
+        targets.append(regression_targets(boxes, sequence.boxes[index]))
     if not features:
         return np.zeros((0, 512 * 9), np.float32), np.zeros((0, 4))
     return np.concatenate(features), np.concatenate(targets)
+
+
+def tracked_samples(rng: np.random.Generator, sequence, every: int, count: int, min_iou: float = 0.3):
+    """(frame index, (count, 4) boxes) where SiamFC itself puts its box: the paper's tracker (no regression) is run
+    over the sequence, and on every ``every``-th frame whose tracked box overlaps the truth by ``min_iou`` (a lost
+    box is no regression's business) that box and ``count - 1`` small jitters of it (area x 1.05 ** N(0, 1), centre
+    off by N(0, 0.03) x the side) are the samples."""
+    tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=False)
+    tracker.init(read_image(sequence.frames[0]), sequence.boxes[0])
+    for index in range(1, len(sequence.frames)):
+        tracker.update(read_image(sequence.frames[index]))
+        truth = sequence.boxes[index]
+        if index % every or not (np.all(np.isfinite(truth)) and truth[2] > 2 and truth[3] > 2):
+            continue
+        box = np.concatenate([tracker.center - tracker.target_size / 2, tracker.target_size])
+        if iou(box[None], truth[None])[0] < min_iou:
+            continue
+        centre, size = box[:2] + box[2:] / 2, box[2:] * (1.05 ** rng.normal(0, 1, (count, 1)))
+        centres = centre + rng.normal(0, 0.03, (count, 2)) * box[2:].mean()
+        centres[0], size[0] = centre, box[2:]
+        yield index, np.concatenate([centres - size / 2, size], axis=1)
 
 
 def main(argv=None) -> int:
@@ -104,16 +134,25 @@ def main(argv=None) -> int:
     parser.add_argument("--boxes", type=int, default=8)
     parser.add_argument("--lambdas", type=float, nargs="+", default=[1e2, 1e3, 1e4, 1e5])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compare", help="another prior file to check on the same held-out boxes (fair only if it "
+                        "was fitted without them: write it with --no-refit)")
+    parser.add_argument("--no-refit", action="store_true",
+                        help="save the fit without the held-out sequences (default: refit on all of them)")
+    parser.add_argument("--first-lambda", type=float, help="the first-frame fit's bbreg_lambda (default: the preset's)")
+    parser.add_argument("--samples", choices=("simulated", "tracked"), default="simulated",
+                        help="simulated SiamFC boxes around the truth, or the paper's SiamFC's own tracked boxes")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     sequences = [s for s in discover(args.data) if not s.still]
     held_out = {s.name for s in sorted(sequences, key=lambda s: s.name)[-(len(sequences) // 5):]}
     # The tracker cuts and pools the crops, and fits the first-frame regressions the offline one is compared with.
-    tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True, bbreg_prior="")
+    overrides = {} if args.first_lambda is None else {"bbreg_lambda": args.first_lambda}
+    tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True, bbreg_prior="", **overrides)
     rng = np.random.default_rng(args.seed)
     fit, held = NormalEquations(512 * 9), []
     for number, sequence in enumerate(sequences):
-        x, y = collect(tracker, sequence, rng, args.every, args.boxes)
+        sampler = simulated_samples if args.samples == "simulated" else tracked_samples
+        x, y = collect(tracker, sequence, sampler(rng, sequence, args.every, args.boxes))
         if sequence.name in held_out:
             held.append((x, y, sequence))
         else:
@@ -132,22 +171,27 @@ def main(argv=None) -> int:
     # What this fit competes with, on the same held-out boxes: each sequence's own first-frame regression (the
     # tracker's use_bbreg), alone and with this fit as its prior (bbreg_prior).
     offline = BoxRegressor.from_arrays(*fit.solve(best))
-    errors = {"alone": [], "prior": []}
-    for x, y, sequence in held:
-        for kind, prior in (("alone", None), ("prior", offline)):
-            tracker.regressor_prior = prior
+    priors = {"none": None, "this fit": offline}
+    if args.compare:
+        priors[args.compare] = load_regressor(args.compare)
+        error = np.mean((priors[args.compare].deltas(hx) - hy) ** 2)
+        print(f"{args.compare} alone: held-out mean squared error {error:.5f}")
+    for name, prior in priors.items():
+        tracker.regressor_prior = prior
+        errors = []
+        for x, y, sequence in held:
             tracker.init(read_image(sequence.frames[0]), sequence.boxes[0])
-            errors[kind].append((tracker.regressor.deltas(x) - y) ** 2)
-    print(f"each sequence's own first-frame regression (use_bbreg): {np.mean(np.concatenate(errors['alone'])):.5f}")
-    print(f"first-frame regression with it as the prior (bbreg_prior): "
-          f"{np.mean(np.concatenate(errors['prior'])):.5f}")
-    for x, y, _ in held:
-        fit.add(x, y)
+            errors.append((tracker.regressor.deltas(x) - y) ** 2)
+        print(f"each sequence's own first-frame regression (bbreg_lambda {tracker.config.bbreg_lambda:g}) on top of "
+              f"{name}: {np.mean(np.concatenate(errors)):.5f}")
+    if not args.no_refit:
+        for x, y, _ in held:
+            fit.add(x, y)
     weights, mean_x, mean_y = fit.solve(best)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_file({"weights": weights.astype(np.float32), "feature_mean": mean_x.astype(np.float32),
                "target_mean": mean_y.astype(np.float32), "ridge": np.array([best], np.float32)}, args.out)
-    print(f"ridge {best:g} (held-out best), refit on {fit.n} boxes: {args.out}")
+    print(f"ridge {best:g} (held-out best), {'fitted' if args.no_refit else 'refit'} on {fit.n} boxes: {args.out}")
     return 0
 
 
