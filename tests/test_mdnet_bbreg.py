@@ -10,8 +10,8 @@ import torch
 from safetensors.numpy import save_file
 
 import twintrack
-from test_mdnet import CPU, make_net, make_tracker, run
 from conftest import moving_target_clip
+from test_mdnet import CPU, make_net, make_tracker, run
 from twintrack.configs import load_config
 from twintrack.models.mdnet import MDNet, cells_first_order
 from twintrack.tracker.bbreg import BoxRegressor, load_prior
@@ -81,3 +81,14 @@ def test_the_first_frame_fit_is_made_on_top_of_a_prior_file(tmp_path):
     tracker = MDNetTracker(make_net(), load_config("mdnet", {"bbreg_prior": str(tmp_path / "varying.safetensors")}),
                            CPU)
     np.testing.assert_array_equal(tracker.regressor_prior.weights, weights[cells_first_order(dims)])
+
+
+def test_a_prior_for_other_features_is_a_one_line_error_for_either_tracker(tmp_path):
+    from twintrack.errors import UserError
+
+    save_file({"weights": np.zeros((6, 4), np.float32), "feature_mean": np.zeros(6, np.float32),
+               "target_mean": np.zeros(4, np.float32)}, tmp_path / "small.safetensors")
+    small = str(tmp_path / "small.safetensors")
+    for name in ("siamfc", "mdnet"):
+        with pytest.raises(UserError, match="reads 6 features per box, these weights pool 4608"):
+            twintrack.create_tracker(name, device="cpu", use_bbreg=True, bbreg_prior=small)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from twintrack.errors import UserError
 from twintrack.geometry import cxcywh_to_xywh, sample_by_iou, uniform_boxes, xywh_to_cxcywh
+from twintrack.models.mdnet import POOLED_SIZE
 from twintrack.runtime.calibration import fingerprint
 from twintrack.weights import shipped_for_backbone
 
@@ -92,11 +94,18 @@ def load_prior(setting: str, backbone) -> BoxRegressor | None:
     side about 64 pixels: SiamFC's search crop and MDNet's region."""
     if not setting:
         return None
+    path = setting
     if setting == "auto":
         path = shipped_for_backbone("bbreg_prior.json", fingerprint(backbone), "box regression",
                                     "reinstall twintrack or set bbreg_prior to \"\"")
-        return load_regressor(path) if path is not None else None
-    return load_regressor(setting)
+        if path is None:
+            return None
+    prior = load_regressor(path)
+    features = backbone.out_channels * POOLED_SIZE**2
+    if len(prior.mean) != features:
+        raise UserError(f"box regression file '{path}' reads {len(prior.mean)} features per box, these weights pool "
+                        f"{features}; fit one for them with bench/fit_box_regressor.py or set bbreg_prior to \"\"")
+    return prior
 
 
 def load_regressor(path) -> BoxRegressor:
@@ -105,8 +114,6 @@ def load_regressor(path) -> BoxRegressor:
 
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
-
-    from twintrack.errors import UserError
 
     if not Path(path).is_file():
         raise UserError(f"box regression file '{path}' does not exist; make one with bench/fit_box_regressor.py "
