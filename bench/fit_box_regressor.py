@@ -150,8 +150,8 @@ def main(argv=None) -> int:
     tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True, bbreg_prior="", **overrides)
     rng = np.random.default_rng(args.seed)
     fit, held = NormalEquations(512 * 9), []
+    sampler = simulated_samples if args.samples == "simulated" else tracked_samples
     for number, sequence in enumerate(sequences):
-        sampler = simulated_samples if args.samples == "simulated" else tracked_samples
         x, y = collect(tracker, sequence, sampler(rng, sequence, args.every, args.boxes))
         if sequence.name in held_out:
             held.append((x, y, sequence))
