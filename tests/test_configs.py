@@ -98,6 +98,14 @@ def test_wrong_type_is_a_user_error_naming_the_key(override, key):
         load_config("siamfc", [override])
 
 
+def test_an_empty_value_is_the_empty_string_for_text_keys_only():
+    # `bbreg_prior=` turns the prior off as `bbreg_prior=""` does; a number key still needs a number.
+    assert load_config("siamfc", ["bbreg_prior="]).bbreg_prior == ""
+    assert load_config("siamfc", {"int8_model": None}).int8_model == ""
+    with pytest.raises(UserError, match="scale_num"):
+        load_config("siamfc", ["scale_num="])
+
+
 def test_wrong_type_in_train_config():
     with pytest.raises(UserError, match="optimizer"):
         load_config("train_siamfc", {"optimizer": 3})

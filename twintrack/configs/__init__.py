@@ -446,6 +446,8 @@ def _coerce(value, annotation, key: str):
         return value
     if target is str and isinstance(value, str):
         return value
+    if target is str and value is None:  # `key=` on a command line, `key:` in YAML: empty, as for int8_model=""
+        return ""
     raise UserError(f"config key '{key}' needs a {target.__name__} (got {value!r})")
 
 
