@@ -12,7 +12,9 @@ centre on the last box moved by a velocity learnt from successful frames (SiamFC
 ``failure_box`` a failed frame keeps the last size (or box) instead of the rejected candidates' mean. With
 ``color_weight`` a colour score joins the ranking: DAT's model of the target's colours against those of the
 candidates that scored as the target off it (the look-alikes), the cue SiamFC's ``color_background`` option uses;
-``color_foreground: contrast`` weighs a loose first box's background down in the target's colours.
+``color_foreground: contrast`` weighs a loose first box's background down in the target's colours. With
+``bbreg_prior`` the first-frame box regression is fitted on top of one fitted offline across training videos
+(``auto``: SiamFC's shipped one; MDNet's conv layers are that backbone).
 """
 
 from __future__ import annotations
