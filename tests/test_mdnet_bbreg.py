@@ -46,7 +46,7 @@ def test_a_reordered_regression_predicts_the_same_deltas_from_reordered_features
 
 def test_auto_is_siamfcs_shipped_prior_reordered_for_the_shipped_weights_and_none_otherwise():
     shipped = twintrack.create_tracker("mdnet", device="cpu", bbreg_prior="auto")
-    siamfc_prior = load_prior("auto", shipped.net.backbone)
+    siamfc_prior = load_prior(load_config("siamfc"), shipped.net.backbone)  # use_bbreg on, bbreg_prior auto
     assert siamfc_prior is not None and shipped.extractor.cells_first
     features = np.random.default_rng(1).normal(size=(3, 512 * 9))
     np.testing.assert_allclose(shipped.regressor_prior.deltas(features[:, cells_first_order(512 * 9)]),

@@ -217,5 +217,4 @@ def cells_first_order(features: int) -> np.ndarray:
 
 def cells_first_weight(weight: torch.Tensor) -> torch.Tensor:
     """fc4's (out, 512 * 9) channel-major weight reordered for ``pool(..., cells_first=True)`` inputs."""
-    out_features = weight.shape[0]
-    return weight.reshape(out_features, -1, POOLED_SIZE**2).transpose(1, 2).reshape(out_features, -1).contiguous()
+    return weight[:, torch.from_numpy(cells_first_order(weight.shape[1])).to(weight.device)].contiguous()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file
 
 from twintrack.errors import UserError
 from twintrack.geometry import cxcywh_to_xywh, sample_by_iou, uniform_boxes, xywh_to_cxcywh
@@ -87,11 +91,12 @@ class BoxRegressor:
         return apply_deltas(np.asarray(boxes, dtype=np.float64), self.deltas(features))
 
 
-def load_prior(setting: str, backbone) -> BoxRegressor | None:
-    """bbreg_prior's offline regression, read once (every init() fits its first frame on top of it): "" none; a file;
-    or auto, the shipped one where ``backbone`` is the one it was fitted for (by fingerprint; None for others).
-    Its features are channel-major RoIAlign vectors (``MDNet.pool``) of a 255-pixel crop with the target's mean
-    side about 64 pixels: SiamFC's search crop and MDNet's region."""
+def load_prior(config, backbone) -> BoxRegressor | None:
+    """``config.bbreg_prior``'s offline regression (None with ``use_bbreg`` off), read once (every init() fits its
+    first frame on top of it): "" none; a file; or auto, the shipped one where ``backbone`` is the one it was fitted
+    for (by fingerprint; None for others). Its features are channel-major RoIAlign vectors (``MDNet.pool``) of a
+    255-pixel crop with the target's mean side about 64 pixels: SiamFC's search crop and MDNet's region."""
+    setting = config.bbreg_prior if config.use_bbreg else ""
     if not setting:
         return None
     path = setting
@@ -110,11 +115,6 @@ def load_prior(setting: str, backbone) -> BoxRegressor | None:
 
 def load_regressor(path) -> BoxRegressor:
     """A regression saved by bench/fit_box_regressor.py (safetensors: weights, feature_mean, target_mean)."""
-    from pathlib import Path
-
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
     if not Path(path).is_file():
         raise UserError(f"box regression file '{path}' does not exist; make one with bench/fit_box_regressor.py "
                         f"or leave bbreg_prior empty")

@@ -550,10 +550,9 @@ class MDNetTracker:
         """bbreg_prior's offline regression, in the order the extractor pools (cells first with fc4 fixed online).
         auto: SiamFC's shipped one, fitted on RoIAlign features of a 255-pixel crop at 64 pixels a target (MDNet's
         region), where ``backbone`` is the shipped one; the crop path's 107-pixel crops are other features."""
-        setting = config.bbreg_prior if config.use_bbreg else ""
-        if setting == "auto" and config.feature_path != "roi":
+        if config.bbreg_prior == "auto" and config.feature_path != "roi":
             return None
-        prior = load_prior(setting, backbone)
+        prior = load_prior(config, backbone)
         if prior is not None and self.extractor.cells_first:
             prior = prior.reordered(cells_first_order(len(prior.mean)))
         return prior

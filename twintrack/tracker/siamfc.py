@@ -97,7 +97,7 @@ class SiamFCTracker:
         # float32 features. Built from the backbone as loaded: it folds BatchNorm in its own copy, and finds the int8
         # calibration by the weights' fingerprint, which folding would change.
         # bbreg_prior auto: the shipped offline regression, only for the backbone it was fitted on (by fingerprint).
-        self.regressor_prior = load_prior(config.bbreg_prior if config.use_bbreg else "", net.backbone)
+        self.regressor_prior = load_prior(config, net.backbone)
         self.backbone_engine = build_backbone_engine(net.backbone, config.precision, device,
                                                      channels_last=config.channels_last, fold_bn=config.fold_bn,
                                                      int8_model=config.int8_model or None)
