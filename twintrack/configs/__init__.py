@@ -127,6 +127,16 @@ class SiamFCConfig:
     # A regression fitted offline across training videos (bench/fit_box_regressor.py; "" = none): the first-frame
     # ridge pulls towards it instead of towards zero.
     bbreg_prior: str
+    # The size follows the search scales' change only on frames whose lost-target score is at least this (an
+    # occluder's part or a look-alike beside the target makes another scale peak higher); 0.5 = every located frame.
+    scale_min_score: float
+    # DSST's scale filter (tracker/scale_filter.py) sets the size on located frames instead of the search scales'
+    # smoothed factor (which still locate the centre): a 1-D correlation filter over scale_filter_num scales
+    # scale_filter_step apart, HOG of the target's box, learnt at scale_filter_lr. false = the paper.
+    scale_filter: bool
+    scale_filter_num: int
+    scale_filter_step: float
+    scale_filter_lr: float
 
     def __post_init__(self) -> None:
         if self.scale_mode not in ("pyramid", "search3"):
@@ -165,6 +175,10 @@ class SiamFCConfig:
             "bbreg_aspect": self.bbreg_aspect >= 1,
             "bbreg_size_lr": 0 <= self.bbreg_size_lr <= 1,
             "bbreg_steps": self.bbreg_steps >= 1,
+            "scale_min_score": 0.5 <= self.scale_min_score <= 1,
+            "scale_filter_num": self.scale_filter_num >= 3,
+            "scale_filter_step": self.scale_filter_step > 1,
+            "scale_filter_lr": 0 < self.scale_filter_lr <= 1,
         }
         ranges = {"distractor_weight": ">= 0", "distractor_threshold": "in (0, 1]", "distractor_lr": "in (0, 1]",
                   "distractor_max": ">= 1", "template_lr": "in [0, 1]", "template_weight": "in (0, 1]",
@@ -173,7 +187,9 @@ class SiamFCConfig:
                   "lost_wide_min_score": "in [0.5, 1]", "color_weight": ">= 0", "color_lr": "in [0, 1]",
                   "color_max_score": "in (0, 1]", "color_learn_min_score": "in [0.5, 1]", "motion_lr": "in [0, 1]",
                   "n_bbreg": ">= 10", "bbreg_iou_min": "in (0, 1)", "bbreg_lambda": "> 0", "bbreg_scale": ">= 0",
-                  "bbreg_aspect": ">= 1", "bbreg_size_lr": "in [0, 1]", "bbreg_steps": ">= 1"}
+                  "bbreg_aspect": ">= 1", "bbreg_size_lr": "in [0, 1]", "bbreg_steps": ">= 1",
+                  "scale_min_score": "in [0.5, 1]", "scale_filter_num": ">= 3", "scale_filter_step": "> 1",
+                  "scale_filter_lr": "in (0, 1]"}
         for key, ok in checks.items():
             if not ok:
                 raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(self, key)!r})")

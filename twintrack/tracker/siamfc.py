@@ -61,6 +61,9 @@ prior: docs/selection.md); each leaves the tracker bit-identical when off:
   plus a velocity that blends in each located frame's displacement at this rate (reset while lost), so a target
   that moves fast but steadily stays inside the search region's reach, and the cosine window favours where it is
   going rather than where it was.
+- ``scale_min_score``: the size follows the search scales only on frames scored at least this (0.5: every located
+  frame). ``scale_filter``: DSST's scale filter (Danelljan et al., BMVC 2014; tracker/scale_filter.py) sets the
+  size on located frames instead; the search scales still locate the centre. Both lost every split (session 16).
 
 The correlation is linear in the template, so both response terms go into one extra template
 (``template_weight * z_t - distractor_weight * d``): one 11 x 11 correlation per frame (a fifth of the pyramid's).
@@ -83,6 +86,7 @@ from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 from twintrack.tracker.bbreg import BoxRegressor, load_prior, regression_samples
 from twintrack.tracker.color_prior import COLOR_CROP, ColorModel, LookalikeColorModel
 from twintrack.tracker.device_crop import crop_resize, upload_frame
+from twintrack.tracker.scale_filter import ScaleFilter
 
 
 class SiamFCTracker:
@@ -197,6 +201,9 @@ class SiamFCTracker:
         model = LookalikeColorModel if cfg.color_background == "lookalikes" else ColorModel
         self.color_model = (model(*self._color_view(frame), foreground=cfg.color_foreground)
                             if cfg.color_weight > 0 else None)
+        self.scale_filter = (ScaleFilter(frame, self.center, self.target_size, num=cfg.scale_filter_num,
+                                         step=cfg.scale_filter_step, lr=cfg.scale_filter_lr)
+                             if cfg.scale_filter else None)
 
     def _scale_frame(self) -> bool:
         """Whether this frame's search has a crop per scale (search3 on every scale_interval-th frame)."""
@@ -325,7 +332,13 @@ class SiamFCTracker:
             # Before the scale update, as _learn: the crop geometry is this frame's.
             self._learn_lookalike_colors(frame, responses[best], row, col, searched_at, crop_factor, factor)
         if not self.lost:
-            self._update_scale(factor)
+            if self.scale_filter is not None:
+                # DSST: the size change measured at the new centre, taken whole (the filter's own learning rate
+                # smooths it), then the filter learns the target at that size.
+                self._update_scale(self.scale_filter.estimate(frame, self.center, self.target_size), rate=1.0)
+                self.scale_filter.learn(frame, self.center, self.target_size)
+            elif score >= cfg.scale_min_score:
+                self._update_scale(factor)
             if self.color_model is not None and cfg.color_lr > 0:
                 self.color_model.update(*self._color_view(frame), cfg.color_lr)
         self.frames_located += 1
@@ -535,9 +548,11 @@ class SiamFCTracker:
         self.exemplar_side *= change
         self.search_side *= change
 
-    def _update_scale(self, factor: float) -> None:
+    def _update_scale(self, factor: float, rate: float | None = None) -> None:
+        """Scale the tracked size and regions by ``factor`` blended at ``rate`` (default scale_lr) towards 1."""
         cfg = self.config
-        scale = (1 - cfg.scale_lr) + cfg.scale_lr * factor
+        rate = cfg.scale_lr if rate is None else rate
+        scale = (1 - rate) + rate * factor
         # Size changes are uniform, so one ratio to the initial size says how far the scale has drifted.
         size_ratio = self.target_size[0] / self.initial_size[0]
         scale = float(np.clip(scale, cfg.min_scale / size_ratio, cfg.max_scale / size_ratio))
