@@ -57,6 +57,7 @@ def hog_features(patches: np.ndarray) -> np.ndarray:
     energy = np.pad((cells ** 2).sum(axis=3), ((0, 0), (1, 1), (1, 1)), mode="edge")
     # The 2 x 2 blocks' energies: block (i, j) covers cells i..i+1, j..j+1 of the padded grid.
     blocks = energy[:, :-1, :-1] + energy[:, 1:, :-1] + energy[:, :-1, 1:] + energy[:, 1:, 1:]
+    # Felzenszwalb's weights: 1/2 for the bins summed over four normalizations, 1/sqrt(18) = 0.2357 for the totals.
     features = np.zeros((n, rows, cols, BINS + 4), dtype=np.float32)
     for k, (r, c) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):  # the four blocks that contain each cell
         norm = np.minimum(cells / np.sqrt(blocks[:, r:r + rows, c:c + cols, None] + 1e-4), CLIP)
