@@ -176,11 +176,12 @@ def main(argv=None) -> int:
         priors[args.compare] = load_regressor(args.compare)
         error = np.mean((priors[args.compare].deltas(hx) - hy) ** 2)
         print(f"{args.compare} alone: held-out mean squared error {error:.5f}")
+    first_frames = [read_image(sequence.frames[0]) for _, _, sequence in held]  # read once, fitted once per prior
     for name, prior in priors.items():
         tracker.regressor_prior = prior
         errors = []
-        for x, y, sequence in held:
-            tracker.init(read_image(sequence.frames[0]), sequence.boxes[0])
+        for (x, y, sequence), first in zip(held, first_frames):
+            tracker.init(first, sequence.boxes[0])
             errors.append((tracker.regressor.deltas(x) - y) ** 2)
         print(f"each sequence's own first-frame regression (bbreg_lambda {tracker.config.bbreg_lambda:g}) on top of "
               f"{name}: {np.mean(np.concatenate(errors)):.5f}")
