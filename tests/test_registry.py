@@ -79,7 +79,7 @@ def test_listed_and_refused_when_unknown(toy):
     assert "toy" not in list_trackers(trainable=True)
     with pytest.raises(UserError, match="already registered"):
         register_tracker(get_tracker("toy"))
-    with pytest.raises(UserError, match="choose one of siamfc, mdnet, toy"):
+    with pytest.raises(UserError, match="choose one of siamfc, mdnet, twin, toy"):
         twintrack.create_tracker("nosuch")
     with pytest.raises(UserError, match="cannot be trained"):
         get_tracker("toy").load_train_config()

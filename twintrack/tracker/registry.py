@@ -100,6 +100,22 @@ class TrackerEntry:
         """The untrained network for ``config``."""
         return resolve(self.build_model)(config)
 
+    def create(self, device, weights=None, seed=None, overrides=None):
+        """The tracker with its preset plus ``overrides``, ``weights`` (default: the entry's) loaded, on ``device``
+        (a torch.device, already resolved): ``twintrack.create_tracker``'s work, also used by trackers built from
+        other trackers (the twin)."""
+        from twintrack.weights import load_weights
+
+        if weights is not None and self.weights_arch is None:
+            raise UserError(f"tracker '{self.name}' takes no weights file (got {weights}); its config keys name the "
+                            "weights it uses")
+        config = self.load_config(overrides)
+        net = self.resolve_model(config)
+        path = self.weights_file(weights)
+        if path is not None and self.weights_arch is not None:
+            load_weights(net, path, arch=self.weights_arch)
+        return self.build_tracker(net, config, device, seed=seed)
+
     def build_tracker(self, net, config, device, seed=None):
         cls = resolve(self.tracker_class)
         return cls(net, config, device, seed=seed) if self.stochastic else cls(net, config, device)
@@ -178,7 +194,7 @@ def _cannot_export(name: str, known: bool) -> UserError:
 
 
 def _register_builtins() -> None:
-    from twintrack.configs import MDNetConfig, MDNetTrainConfig, SiamFCConfig, SiamFCTrainConfig
+    from twintrack.configs import MDNetConfig, MDNetTrainConfig, SiamFCConfig, SiamFCTrainConfig, TwinConfig
 
     register_tracker(TrackerEntry(
         name="siamfc", config_class=SiamFCConfig, preset="siamfc.yaml",
@@ -196,6 +212,16 @@ def _register_builtins() -> None:
         trainer="twintrack.train.mdnet_trainer:MDNetTrainer", train_config_class=MDNetTrainConfig,
         train_preset="train_mdnet.yaml", train_init_weights="siamfc", export="twintrack.runtime.export:export_mdnet",
     ))
+    register_tracker(TrackerEntry(
+        name="twin", config_class=TwinConfig, preset="twin.yaml",
+        build_model=_no_model, tracker_class="twintrack.tracker.twin:TwinTracker", stochastic=True,
+        description="SiamFC, with MDNet's answer where SiamFC has lost the target (most accurate, about half MDNet's "
+                    "speed)",
+    ))
+
+
+def _no_model(config):
+    return None  # the twin builds its two trackers, each with its own network, from their own entries
 
 
 def _siamfc_model(config):
