@@ -86,7 +86,11 @@ def code_files(tracker) -> list[Path]:
         owner = getattr(value, "__module__", None) or getattr(value, "__name__", "")
         if isinstance(owner, str) and owner.startswith("twintrack") and owner not in SHARED_MODULES:
             names.add(owner)
-    return sorted(Path(sys.modules[n].__file__) for n in names if n in sys.modules)
+    files = {Path(sys.modules[n].__file__) for n in names if n in sys.modules}
+    for part in vars(tracker).values():  # a tracker built of trackers (the twin): theirs too
+        if callable(getattr(part, "update", None)) and type(part).__module__.startswith("twintrack.tracker."):
+            files.update(code_files(part))
+    return sorted(files)
 
 
 def run_key(tracker_name: str, overrides: dict, seed: int, weights) -> str:
@@ -218,9 +222,12 @@ def lost_rates(records, sequences) -> tuple[float, float] | None:
 
 def main(argv=None) -> int:
     from twintrack.configs import parse_overrides
+    from twintrack.tracker.registry import get_tracker
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracker", default="mdnet")
+    parser.add_argument("--base-tracker", help="the default's tracker (default: --tracker): compare two trackers, "
+                        "e.g. --tracker twin --base-tracker mdnet")
     parser.add_argument("--weights", help="the default's weights (and the candidate's unless --candidate-weights)")
     parser.add_argument("--candidate-weights", help="the candidate's weights: compare two weight files")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="the candidate's overrides")
@@ -245,14 +252,22 @@ def main(argv=None) -> int:
     split_seqs = {split: split_sequences(split, args.sequences) for split in args.splits}
     base_over, cand_over = parse_overrides(args.base_set), parse_overrides(args.set)
     run = not args.partial
-    base = run_setting(args.tracker, base_over, args.seeds, args.weights, split_seqs, out, args.workers, run)
-    cand = run_setting(args.tracker, cand_over, args.seeds, args.candidate_weights or args.weights, split_seqs, out,
+    base_tracker = args.base_tracker or args.tracker
+    if get_tracker(base_tracker).stochastic:
+        base = run_setting(base_tracker, base_over, args.seeds, args.weights, split_seqs, out, args.workers, run)
+    else:  # a deterministic default runs once and stands for every seed
+        once = run_setting(base_tracker, base_over, [0], args.weights, split_seqs, out, args.workers, run)
+        base = {split: {seed: once[split][0] for seed in args.seeds} for split in once}
+    # --weights are the candidate's too when both are one tracker; another tracker's file would not load.
+    same_weights = args.weights if base_tracker == args.tracker else None
+    cand = run_setting(args.tracker, cand_over, args.seeds, args.candidate_weights or same_weights, split_seqs, out,
                        args.workers, run)
     refs = {name: run_setting(name, {}, [0], None, split_seqs, out, args.workers, run) for name in args.reference}
 
     weights_note = f" with {args.candidate_weights}" if args.candidate_weights else ""
+    base_note = f"{base_tracker} " if base_tracker != args.tracker else ""
     print(f"\n## {args.tracker}: candidate `{' '.join(args.set) or 'preset'}`{weights_note} vs default "
-          f"`{' '.join(args.base_set) or 'preset'}`" + (" (SCREEN: subset of sequences)" if args.sequences else ""))
+          f"{base_note}`{' '.join(args.base_set) or 'preset'}`" + (" (SCREEN: subset of sequences)" if args.sequences else ""))
     verdicts = {}
     for split, sequences in split_seqs.items():
         verdicts[split] = summarize(args.tracker, split, base[split], cand[split], sequences, args.seeds)
