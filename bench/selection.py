@@ -266,8 +266,9 @@ def main(argv=None) -> int:
 
     weights_note = f" with {args.candidate_weights}" if args.candidate_weights else ""
     base_note = f"{base_tracker} " if base_tracker != args.tracker else ""
+    screen_note = " (SCREEN: subset of sequences)" if args.sequences else ""
     print(f"\n## {args.tracker}: candidate `{' '.join(args.set) or 'preset'}`{weights_note} vs default "
-          f"{base_note}`{' '.join(args.base_set) or 'preset'}`" + (" (SCREEN: subset of sequences)" if args.sequences else ""))
+          f"{base_note}`{' '.join(args.base_set) or 'preset'}`{screen_note}")
     verdicts = {}
     for split, sequences in split_seqs.items():
         verdicts[split] = summarize(args.tracker, split, base[split], cand[split], sequences, args.seeds)

@@ -95,6 +95,19 @@ def test_siamfc_follows_continues_siamfc_from_mdnets_stand_in_box(clip, monkeypa
         assert siamfc.search_side == side_before
 
 
+def test_siamfc_continues_from_a_box_within_its_scale_limits(clip):
+    frames, boxes = clip
+    siamfc = twintrack.create_tracker("siamfc", device="cpu")  # max_scale 5: at most 5x the first size
+    siamfc.init(frames[0], boxes[0])
+    side = siamfc.search_side
+    siamfc.continue_from([10.0, 20.0, 240.0, 240.0])  # 10x the first 24x24
+    np.testing.assert_allclose(siamfc.center, [130.0, 140.0])
+    np.testing.assert_allclose(siamfc.target_size, [120.0, 120.0])
+    assert siamfc.search_side == pytest.approx(5 * side)
+    siamfc.update(frames[1])  # it goes on from there: one scale step (1.0375 ** 0.59) at most
+    assert siamfc.target_size[0] == pytest.approx(120.0, rel=0.025)
+
+
 def test_the_twin_passes_its_keys_on_to_each_tracker():
     twin = twintrack.create_tracker("twin", device="cpu", seed=5, siamfc={"scale_num": 5}, mdnet={"n_samples": 64})
     assert twin.siamfc.config.scale_num == 5 and twin.mdnet.config.n_samples == 64

@@ -214,6 +214,13 @@ class SiamFCTracker:
         # search_crop() checks and converts the frame; locate() reads only its size.
         return self.locate(frame, self.embed(self.search_crop(frame)))
 
+    def continue_from(self, box) -> None:
+        """Go on from ``box`` (x, y, w, h), found by someone else (the twin's MDNet): the next search centres on it
+        at its size, within min_scale..max_scale of the first; the template stays the first frame's."""
+        box = np.asarray(box, dtype=np.float64)
+        self.center = box[:2] + box[2:] / 2
+        self._follow_size(box[2:], rate=1.0)  # the size, and the search and exemplar regions with it
+
     # ------------------------------------------------------------------------------- split per-frame stages
     def search_regions(self) -> np.ndarray:
         """(k, 3) float array of (cx, cy, side) in frame pixels: the regions search_crop() cuts, in its order; each

@@ -15,7 +15,6 @@ occluders and long videos that SiamFC keeps (the occlusion split, the fold's S03
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from twintrack.configs import TwinConfig
@@ -50,15 +49,8 @@ class TwinTracker:
         if self.chosen == "siamfc":
             return siamfc
         if self.config.siamfc_follows:
-            self._siamfc_continues_from(mdnet.box)
+            self.siamfc.continue_from(mdnet.box)  # instead of waiting where it lost the target
         return mdnet
-
-    def _siamfc_continues_from(self, box) -> None:
-        """siamfc_follows: SiamFC's next search centres on ``box`` at its size (its template stays the first
-        frame's), as if SiamFC had found it there."""
-        box = np.asarray(box, dtype=np.float64)
-        self.siamfc.center = box[:2] + box[2:] / 2
-        self.siamfc._follow_size(box[2:], rate=1.0)  # sets the size and scales the search regions with it
 
 
 def choose(rule: str, siamfc: TrackResult, mdnet: TrackResult) -> str:
