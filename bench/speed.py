@@ -7,9 +7,10 @@
 
 Times update() only (frames decoded beforehand), after a few warm-up frames, and prints fps and the ratio to
 CSRT for SiamFC's inference settings, OpenCV's NanoTrack v2 (when its ONNX files are found: ``--nano-model``,
-default ../shared/models/nanotrack) and, with ``--mdnet``, MDNet's two feature paths. ``--sequence`` is one
-sequence folder or a folder of them; with several, each sequence runs every tracker in turn (CSRT first and last)
-and fps is total frames over total time. These machines are noisy: read the ratios, not the bare times.
+default ../shared/models/nanotrack), with ``--mdnet`` MDNet's two feature paths and with ``--twin`` the twin.
+``--sequence`` is one sequence folder or a folder of them; with several, each sequence runs every tracker in turn
+(CSRT first and last) and fps is total frames over total time. These machines are noisy: read the ratios, not the
+bare times.
 
 ``--profile`` instead tracks with SiamFC and/or MDNet (both when none is named), reading each frame from disk, and
 prints where the time goes: ms per stage for init() and per update() (mean over the frames after warm-up), from a
@@ -217,6 +218,10 @@ def contenders(args, overrides: dict):
             rows.append((label, lambda v=variant: create_tracker("mdnet", weights=args.mdnet_weights,
                                                                  device=args.device, seed=0, **{**overrides, **v}),
                          limit))
+    if args.twin:
+        rows.append(("twin (SiamFC + MDNet, both presets)",
+                     lambda: create_tracker("twin", device=args.device, seed=0, siamfc_weights=args.weights or "",
+                                            mdnet_weights=args.mdnet_weights or ""), None))
     return rows
 
 
@@ -234,6 +239,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=120, help="frames per sequence (0: all)")
     parser.add_argument("--mdnet", action="store_true", help="also time MDNet (RoIAlign and per-crop paths)")
     parser.add_argument("--mdnet-frames", type=int, default=40, help="frames for the (slow) per-crop MDNet row")
+    parser.add_argument("--twin", action="store_true", help="also time the twin (SiamFC and MDNet on every frame)")
     parser.add_argument("--no-siamfc", action="store_true", help="skip the SiamFC rows")
     parser.add_argument("--no-csrt", action="store_true", help="skip the CSRT rows (fps only, no ratio)")
     parser.add_argument("--profile", nargs="*", choices=("siamfc", "mdnet"),
