@@ -29,7 +29,6 @@ class TwinTracker:
     def __init__(self, net: None, config: TwinConfig, device: torch.device, seed: int | None = None) -> None:
         self.config = config
         self.device = device
-        self.seed = seed
         self.siamfc = _part("siamfc", device, config.siamfc_weights, None, config.siamfc)
         self.mdnet = _part("mdnet", device, config.mdnet_weights, seed, config.mdnet)
         self.chosen = "siamfc"  # whose answer the last update() reported: siamfc or mdnet
