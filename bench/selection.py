@@ -155,6 +155,12 @@ def run_setting(tracker_name, overrides, seeds, weights, split_seqs, out: Path, 
     return results
 
 
+def won_lost(diff) -> tuple[int, int]:
+    """Sequences won and lost from per-sequence differences (candidate - default); within 1e-9 is a tie."""
+    diff = np.asarray(diff)
+    return int((diff > 1e-9).sum()), int((diff < -1e-9).sum())
+
+
 def summarize(name, split, base, cand, sequences, seeds) -> str:
     """Print one split's table; the candidate's verdict there (``split_verdict``)."""
     # Only sequences finished for every seed of both settings (all of them unless --partial).
@@ -177,7 +183,7 @@ def summarize(name, split, base, cand, sequences, seeds) -> str:
           f"**{per_seed_cand.mean():.3f}** (std {std(per_seed_cand):.3f}) | "
           f"**{(per_seed_cand - per_seed_base).mean():+.3f}** | |")
     paired = cand_auc.mean(axis=0) - base_auc.mean(axis=0)
-    wins, losses = int((paired > 1e-9).sum()), int((paired < -1e-9).sum())
+    wins, losses = won_lost(paired)
     print(f"\nPer sequence (mean over seeds), candidate - default: won {wins}, lost {losses}, "
           f"tied {len(names) - wins - losses}; seeds where the candidate's mean is higher: "
           f"{int((per_seed_cand > per_seed_base).sum())} of {len(seeds)}\n")

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from selection import run_setting, split_sequences  # noqa: E402
+from selection import run_setting, split_sequences, won_lost  # noqa: E402
 from twintrack.eval.metrics import score_sequence  # noqa: E402
 from twintrack.tracker.base import TrackResult  # noqa: E402
 from twintrack.tracker.twin import choose  # noqa: E402
@@ -40,8 +40,8 @@ def replay(rule: str, siamfc: dict, mdnet: dict) -> np.ndarray:
 
 
 def wins(a: list[float], b: list[float]) -> str:
-    a, b = np.asarray(a), np.asarray(b)
-    return f"{int(np.sum(a > b + 1e-9))} / {int(np.sum(a < b - 1e-9))}"
+    """"won / lost" of ``a`` against ``b``, sequence by sequence (selection.py's rule: within 1e-9 is a tie)."""
+    return "{} / {}".format(*won_lost(np.asarray(a) - np.asarray(b)))
 
 
 def main(argv=None) -> int:
