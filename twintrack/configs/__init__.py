@@ -13,8 +13,9 @@ from dataclasses import field
 from pathlib import Path
 
 from twintrack.configs.loading import build_config, config_to_dict, load_preset, load_yaml, parse_overrides, replace
-from twintrack.configs.mdnet import MDNetConfig, MDNetTrainConfig
-from twintrack.configs.siamfc import SiamFCConfig, SiamFCTrainConfig
+from twintrack.configs.mdnet import MDNetConfig
+from twintrack.configs.siamfc import SiamFCConfig
+from twintrack.configs.train import MDNetTrainConfig, SiamFCTrainConfig
 from twintrack.configs.twin import TwinConfig
 
 PRESETS = {

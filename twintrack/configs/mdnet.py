@@ -1,4 +1,4 @@
-"""MDNet's tracking and training configs (values in mdnet.yaml and train_mdnet.yaml)."""
+"""MDNet's tracking config (values in mdnet.yaml)."""
 
 from __future__ import annotations
 
@@ -128,49 +128,3 @@ class MDNetConfig:
         if 0 < self.redetect_region < self.region_size:
             raise UserError(f"config key 'redetect_region' needs 0 (off) or at least region_size "
                             f"{self.region_size} (got {self.redetect_region})")
-
-
-@dataclass(frozen=True)
-class MDNetTrainConfig:
-    """Multi-domain training: one fc6 branch per sequence; py-MDNet's sampling (8 frames, 32 pos / 96 neg)."""
-
-    region_size: int
-    target_pixels: float
-    frames_per_iter: int
-    batch_pos: int
-    batch_neg: int
-    pos_iou_min: float
-    neg_iou_max: float
-    region_jitter: float  # region centre moved by up to this fraction of the target side (tracking drift)
-    iterations: int
-    optimizer: str  # see twintrack.train.optim.OPTIMIZERS
-    lr: float
-    # An epoch is one cycle over the domains (train/mdnet_trainer.py): the schedule keys and checkpoint_every
-    # count epochs, iterations is the run's length.
-    lr_schedule: str  # exponential | step | cosine | constant
-    lr_final: float  # exponential / cosine: the rate after the last epoch
-    lr_step_epochs: int  # step: epochs between drops
-    lr_step_gamma: float
-    switch_epoch: int  # adam_then_sgd: Adam for this many epochs, then SGD with momentum
-    sgd_lr: float  # adam_then_sgd: SGD rate at the switch; 0 = the SWATS projection estimate
-    conv_lr_mult: float  # 0 freezes the SiamFC-trained conv layers (the transfer-learning choice)
-    fc6_lr_mult: float
-    momentum: float
-    weight_decay: float
-    dropout: float
-    init: str  # kaiming | xavier (fc4 / fc5; fc6 branches always start at N(0, 0.01))
-    # RT-MDNet's instance embedding loss: a domain's positives must score higher on its own branch than on any
-    # other domain's, weighted by this against the classification loss (0: off; RT-MDNet 0.1).
-    instance_weight: float
-    # Stochastic weight averaging (Izmailov et al. 2018): the exported shared layers are the mean of their values
-    # after every iteration past this fraction of the run, not the last iteration's (0: off, the last iteration's).
-    average_from: float
-    autocast_bf16: bool
-    seed: int
-    checkpoint_every: int
-    log_every: int
-    # Validation: track the sequences of this folder every val_every epochs (0: never) and log AUC/precision.
-    val_data: str
-    val_every: int
-    # Stop (and save) after the first epoch that ends past this many minutes (0: no limit).
-    max_minutes: float

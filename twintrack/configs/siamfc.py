@@ -1,4 +1,4 @@
-"""SiamFC's tracking and training configs (values in siamfc.yaml and train_siamfc.yaml)."""
+"""SiamFC's tracking config (values in siamfc.yaml)."""
 
 from __future__ import annotations
 
@@ -180,70 +180,3 @@ class SiamFCConfig:
         for key, ok in checks.items():
             if not ok:
                 raise UserError(f"config key '{key}' needs a value {ranges[key]} (got {getattr(self, key)!r})")
-
-
-@dataclass(frozen=True)
-class SiamFCTrainConfig:
-    """siamfc-pytorch's recipe: SGD with momentum and exponential LR decay, balanced logistic loss."""
-
-    exemplar_size: int
-    # Search crop used in training; the network is fully convolutional, so tracking can use 255.
-    search_size: int
-    context: float
-    total_stride: int
-    # Label map: cells within r_pos pixels (in search-crop pixels) of the centre are positives.
-    r_pos: float
-    r_neg: float
-    epochs: int
-    pairs_per_epoch: int
-    batch_size: int
-    max_frame_gap: int
-    optimizer: str  # see twintrack.train.optim.OPTIMIZERS
-    lr: float
-    lr_final: float
-    lr_schedule: str  # exponential | step | cosine | constant (per epoch)
-    lr_step_epochs: int  # step: multiply by lr_step_gamma every this many epochs
-    lr_step_gamma: float
-    switch_epoch: int  # adam_then_sgd: Adam for this many epochs, then SGD with momentum
-    sgd_lr: float  # adam_then_sgd: SGD rate at the switch; 0 = the SWATS projection estimate
-    # Per-layer learning-rate multipliers (group lr = lr x mult; 0 keeps a layer where init put it).
-    conv1_lr_mult: float
-    conv2_lr_mult: float
-    conv3_lr_mult: float
-    head_lr_mult: float
-    momentum: float
-    weight_decay: float
-    init: str  # kaiming | xavier (backbone conv layers)
-    # Augmentation (siamfc-pytorch): stretch, shift, plus colour / grayscale / flip.
-    stretch: float
-    max_shift: int
-    color_jitter: float
-    gray_prob: float
-    flip_prob: float
-    # Sequence pairs vs still-image pairs: a still image set is drawn with this probability (if given).
-    image_pair_prob: float
-    # DaSiamRPN's negative pairs: the search crop comes from another sequence (or still set), every cell a
-    # negative, so the network learns that "an object" is not "this object".
-    negative_pair_prob: float
-    # Motion blur of the search crop (a line kernel of random length and angle), as in fast motion.
-    motion_blur_prob: float
-    motion_blur_max: int  # longest blur kernel, pixels (>= 3)
-    # Distillation (train/teacher.py): NanoTrack v2's score map on each positive pair, mixed into the labels with
-    # this weight; the teacher's two ONNX files (or their folder; "" reads $TWINTRACK_NANOTRACK) are read only here.
-    distill_weight: float
-    distill_teacher: str
-    # BatchNorm in eval mode while training (pysot's fine-tuning): its running statistics stay those of the
-    # starting weights; its scale and shift still learn.
-    freeze_bn: bool
-    autocast_bf16: bool
-    num_threads: int
-    seed: int
-    checkpoint_every: int
-    log_every: int
-    # Loading: DataLoader worker processes (0: pairs are cut in the training process), pinned memory on CUDA.
-    workers: int
-    # Validation: track the sequences of this folder every val_every epochs (0: never) and log AUC/precision.
-    val_data: str
-    val_every: int
-    # Stop (and save) after the first epoch that ends past this many minutes (0: no limit).
-    max_minutes: float
