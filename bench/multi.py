@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 import twintrack
-from twintrack.tracker.multi import MultiTracker
-from twintrack.tracker.sources import open_source
+from twintrack.app.multi import MultiTracker
+from twintrack.app.sources import open_source
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "sot" / "val" / "bag"
 

@@ -31,7 +31,7 @@ from twintrack.models import SiamFCNet
 from twintrack.runtime import build_backbone_engine
 from twintrack.runtime.calibration import calibration_crops, quantize_backbone
 from twintrack.runtime.engine import OnnxInt8Engine
-from twintrack.tracker.registry import get_tracker
+from twintrack.app.registry import get_tracker
 from twintrack.tracker.siamfc import SiamFCTracker
 from twintrack.weights import default_weights, load_weights
 

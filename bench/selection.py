@@ -228,7 +228,7 @@ def lost_rates(records, sequences) -> tuple[float, float] | None:
 
 def main(argv=None) -> int:
     from twintrack.configs import parse_overrides
-    from twintrack.tracker.registry import get_tracker
+    from twintrack.app.registry import get_tracker
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracker", default="mdnet")

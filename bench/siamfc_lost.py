@@ -34,7 +34,7 @@ from twintrack import create_tracker
 from twintrack.configs import parse_overrides
 from twintrack.eval.sequences import load_folder_sequences
 from twintrack.geometry import context_size, xywh_to_cxcywh
-from twintrack.tracker.sources import read_image
+from twintrack.app.sources import read_image
 
 SOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sot"
 FEATURES = ("peak", "ratio", "psr")

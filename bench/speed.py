@@ -71,7 +71,7 @@ class MemorySequence:
 def load_sequences(spec: str) -> list:
     """``demo`` (the clip shipped for ``twintrack demo``), a video file with ``<stem>.json`` holding ``init_box``,
     or a sequence folder / folder of them (EvalSequence, frames as paths)."""
-    demo = resources.files("twintrack.tracker").joinpath("demo", "demo_clip.mp4")
+    demo = resources.files("twintrack.app").joinpath("demo", "demo_clip.mp4")
     path = Path(str(demo)) if spec == "demo" else Path(spec)
     if path.is_dir():
         return load_folder_sequences(path)

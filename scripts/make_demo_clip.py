@@ -1,4 +1,4 @@
-"""Make the demo clip shipped in twintrack/tracker/demo/ (run once; the output is committed).
+"""Make the demo clip shipped in twintrack/app/demo/ (run once; the output is committed).
 
 A virtual camera pans and zooms over matplotlib's sample photo of Grace Hopper (a file of a dependency, so the
 clip's source needs no download); the target is her face, whose box in every frame follows from the camera path.
@@ -18,7 +18,7 @@ OUT_W, OUT_H, FRAMES, FPS = 320, 240, 100, 25
 def main() -> None:
     photo_path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     photo = cv2.imread(str(photo_path))
-    out_dir = Path(__file__).resolve().parents[1] / "twintrack" / "tracker" / "demo"
+    out_dir = Path(__file__).resolve().parents[1] / "twintrack" / "app" / "demo"
     writer = cv2.VideoWriter(str(out_dir / "demo_clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (OUT_W, OUT_H))
     boxes = []
     for i in range(FRAMES):

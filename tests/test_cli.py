@@ -141,7 +141,7 @@ def test_subprocess_user_error_exit_status(tmp_path):
 
 def test_shared_video_source_reads_every_frame():
     """The real FMP4 clip in ../shared/data (README: 196 frames, 480x360) decodes to RGB frames."""
-    from twintrack.tracker.sources import open_source
+    from twintrack.app.sources import open_source
 
     source = open_source(str(require_shared_data("video", "bag.avi")))
     frames = list(source)

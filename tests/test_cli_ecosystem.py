@@ -11,7 +11,7 @@ import pytest
 
 import twintrack.cli.track as track_cli
 from twintrack.cli import main
-from twintrack.tracker.multi import MultiTracker
+from twintrack.app.multi import MultiTracker
 
 from conftest import smooth_background, textured_patch, write_video
 

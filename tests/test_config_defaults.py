@@ -10,7 +10,7 @@ import yaml
 
 from twintrack.configs import PRESETS, config_to_dict, load_config, load_yaml
 from twintrack.errors import UserError
-from twintrack.tracker.registry import get_tracker, list_trackers
+from twintrack.app.registry import get_tracker, list_trackers
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

@@ -16,7 +16,7 @@ from tests.conftest import make_random_net, moving_target_clip, write_training_s
 from twintrack.cli.main import main
 from twintrack.models.mdnet import MDNet
 from twintrack.runtime.export import export_mdnet, export_siamfc
-from twintrack.tracker.registry import get_tracker
+from twintrack.app.registry import get_tracker
 
 ort = pytest.importorskip("onnxruntime", reason="export tests need onnxruntime: pip install -e '.[test]'")
 pytest.importorskip("onnx", reason="export tests need onnx: pip install -e '.[test]'")

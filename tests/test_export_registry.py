@@ -12,7 +12,7 @@ import torch
 
 from twintrack.cli import main
 from twintrack.errors import UserError
-from twintrack.tracker.registry import (
+from twintrack.app.registry import (
     TrackerEntry,
     exportable_tracker,
     get_tracker,

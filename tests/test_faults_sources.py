@@ -12,7 +12,7 @@ from conftest import moving_target_clip, write_image_folder
 
 from faults.harness import assert_one_error_line, run_main
 from twintrack.errors import UserError
-from twintrack.tracker.sources import VideoSink, open_source
+from twintrack.app.sources import VideoSink, open_source
 
 pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("one_torch_thread")]
 

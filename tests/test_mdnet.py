@@ -449,7 +449,7 @@ def test_shipped_mdnet_keeps_a_small_targets_size_on_mountainbike6():
 
 
 def _frame_wh(path):
-    from twintrack.tracker.sources import read_image
+    from twintrack.app.sources import read_image
 
     frame = read_image(path)
     return frame.shape[1], frame.shape[0]

@@ -71,7 +71,7 @@ def paint_out(frame: np.ndarray, box) -> np.ndarray:
 @pytest.mark.parametrize("name", ["bag", "Jogging1"])
 def test_lost_on_real_frames_with_the_target_painted_out(name):
     from twintrack.eval.sequences import load_folder_sequences
-    from twintrack.tracker.sources import read_image
+    from twintrack.app.sources import read_image
 
     sequence = load_folder_sequences(require_shared_data("sot", "val", name))[0]
     frames = [read_image(path) for path in sequence.frames[:40]]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import twintrack
-import twintrack.tracker.multi as multi_module
+import twintrack.app.multi as multi_module
 from twintrack.errors import UserError
 from twintrack.geometry import iou
-from twintrack.tracker.multi import MultiTracker, read_windows, search_regions
+from twintrack.app.multi import MultiTracker, read_windows, search_regions
 
 from conftest import smooth_background, textured_patch
 

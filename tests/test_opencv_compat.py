@@ -8,7 +8,7 @@ import pytest
 
 import twintrack
 from twintrack.tracker.base import TrackResult
-from twintrack.tracker.opencv_compat import OpenCVTracker, TrackerSiamFC_create, bgr_to_rgb
+from twintrack.app.opencv_compat import OpenCVTracker, TrackerSiamFC_create, bgr_to_rgb
 
 from conftest import moving_target_clip
 

@@ -13,7 +13,7 @@ import twintrack
 from twintrack.cli import main
 from twintrack.errors import UserError
 from twintrack.tracker.base import TrackResult
-from twintrack.tracker.registry import TrackerEntry, get_tracker, list_trackers, register_tracker, unregister_tracker
+from twintrack.app.registry import TrackerEntry, get_tracker, list_trackers, register_tracker, unregister_tracker
 
 from conftest import moving_target_clip, write_sequence_folder, write_video
 

@@ -298,7 +298,7 @@ def track(tracker, frames, box):
 def test_trackers_forced_fallback_equal_fp32_and_int8_stays_close(monkeypatch, clip, name):
     """Shipped weights on the synthetic clip: ``auto`` on a CPU without VNNI/BF16 gives fp32's boxes exactly;
     ``int8`` follows the same target (boxes within 3 pixels; measured: SiamFC 0, MDNet 0.5 px on this clip)."""
-    from twintrack.api import create_tracker
+    from twintrack.app.api import create_tracker
 
     frames, gt = clip
     fp32 = track(create_tracker(name, device="cpu", seed=0, precision="fp32"), frames, gt[0])

@@ -19,7 +19,7 @@ from twintrack.configs import load_config
 from twintrack.errors import UserError
 from twintrack.models import SiamFCNet
 from twintrack.data import discover
-from twintrack.eval.validate import TrackingValidator
+from twintrack.app.validate import TrackingValidator
 from twintrack.train.loader import EpochShardSampler, make_loader
 from twintrack.data.packs import PRECROP_SIZE, box_in_crop, precrop_geometry, read_pack, write_pack
 from twintrack.train.pairs import CropCache, PairSampler
@@ -128,7 +128,7 @@ def test_ddp_two_processes_gloo_train_one_model(data_root, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     overrides = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in {**SMALL, "epochs": 2}.items()]
     result = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "twintrack.train", "siamfc",
+        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "twintrack", "train", "siamfc",
          "--data", str(data_root), "--out", str(run_dir), "--device", "cpu", *overrides],
         env=env, capture_output=True, text=True, timeout=300,
     )

@@ -1,11 +1,11 @@
-"""eval/validate.py: validation during training tracks with the network in training and leaves it untouched."""
+"""app/validate.py: validation during training tracks with the network in training and leaves it untouched."""
 
 from __future__ import annotations
 
 import torch
 
 from conftest import make_random_net, moving_target_clip, write_sequence_folder
-from twintrack.eval.validate import TrackingValidator
+from twintrack.app.validate import TrackingValidator
 
 
 def test_validation_scores_and_leaves_the_training_network_alone(tmp_path):

@@ -11,12 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-import twintrack.tracker.sources as sources
+import twintrack.app.sources as sources
 from twintrack.errors import UserError
 from twintrack.geometry import iou
 from twintrack.tracker.base import TrackResult
-from twintrack.tracker.sources import VideoSink, open_source, redact_url
-from twintrack.tracker.video import BoxWriter, track_video
+from twintrack.app.sources import VideoSink, open_source, redact_url
+from twintrack.app.video import BoxWriter, track_video
 
 from conftest import moving_target_clip, write_video
 

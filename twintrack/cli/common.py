@@ -16,7 +16,7 @@ class Parser(argparse.ArgumentParser):
 
 def tracker_help(trainable: bool = False) -> str:
     """The registered trackers, one per line with their description, for --help."""
-    from twintrack.tracker.registry import get_tracker, list_trackers
+    from twintrack.app.registry import get_tracker, list_trackers
 
     names = list_trackers(trainable=trainable)
     return "; ".join(f"{name}: {get_tracker(name).description}" if get_tracker(name).description else name
@@ -25,7 +25,7 @@ def tracker_help(trainable: bool = False) -> str:
 
 def tracker_name(name: str) -> str:
     """argparse ``type`` for a tracker name: refuses names the registry does not know, listing those it does."""
-    from twintrack.tracker.registry import get_tracker
+    from twintrack.app.registry import get_tracker
 
     try:
         return get_tracker(name).name

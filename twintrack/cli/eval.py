@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from twintrack.app.api import create_tracker
 from twintrack.cli.common import add_device, add_overrides, add_tracker
 from twintrack.errors import UserError
 from twintrack.eval.baselines import NANOTRACK_ENV
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     kind, root = parse_dataset_spec(args.dataset)
     bench = open_benchmark(kind, root, args.split)
     overrides = parse_overrides(args.overrides)
-    specs = [TrackerSpec(name, weights=args.weights, device=args.device, seed=args.seed, overrides=overrides)
+    specs = [TrackerSpec(name, factory=create_tracker, weights=args.weights, device=args.device, seed=args.seed,
+                         overrides=overrides)
              for name in args.tracker] + [TrackerSpec(name, baseline=True) for name in args.baseline]
     # Build each once before any sequence runs: a bad name or weights fails early; the instance gives its config.
     configs = {spec.name: spec.build() for spec in specs}
@@ -161,7 +163,7 @@ def _config_dict(tracker) -> dict:
 
 
 def _weights_table(specs):
-    from twintrack.tracker.registry import get_tracker
+    from twintrack.app.registry import get_tracker
     from twintrack.weights import registry, sha256_of
 
     shipped = registry()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from twintrack.cli.common import add_overrides
 from twintrack.errors import UserError
-from twintrack.tracker.registry import exportable_tracker, list_trackers
+from twintrack.app.registry import exportable_tracker, list_trackers
 
 FORMATS = ("onnx",)
 

@@ -15,15 +15,15 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from twintrack.api import create_tracker
+from twintrack.app.api import create_tracker
 from twintrack.cli.common import add_device, add_overrides, add_tracker
 from twintrack.configs import parse_overrides
 from twintrack.data.images import list_images
 from twintrack.errors import UserError
 from twintrack.geometry import iou
-from twintrack.tracker.multi import MultiTracker
-from twintrack.tracker.sources import VideoSink, draw_box, open_source
-from twintrack.tracker.video import BoxWriter, first_frame_result
+from twintrack.app.multi import MultiTracker
+from twintrack.app.sources import VideoSink, draw_box, open_source
+from twintrack.app.video import BoxWriter, first_frame_result
 
 # One colour per object id (RGB; Tableau 10): objects stay apart in the annotated video.
 ID_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
@@ -277,7 +277,7 @@ def run_track(args: argparse.Namespace) -> int:
 
 
 def demo_clip() -> tuple[str, dict]:
-    folder = resources.files("twintrack.tracker").joinpath("demo")
+    folder = resources.files("twintrack.app").joinpath("demo")
     meta = json.loads(folder.joinpath("demo_clip.json").read_text())
     return str(folder.joinpath("demo_clip.mp4")), meta
 

@@ -11,7 +11,7 @@ import torch.distributed as dist
 
 from twintrack.cli.common import add_device, add_overrides, tracker_help, tracker_name
 from twintrack.configs import load_config
-from twintrack.tracker.registry import get_tracker, list_trackers
+from twintrack.app.registry import get_tracker, list_trackers
 from twintrack.device import resolve_device
 from twintrack.errors import UserError
 from twintrack.train.datasets import load_all
@@ -72,7 +72,7 @@ def build_trainer(args: argparse.Namespace, sequences, run_dir, device):
     validator = None
     rank0 = not dist.is_initialized() or dist.get_rank() == 0
     if rank0 and getattr(config, "val_every", 0) > 0 and getattr(config, "val_data", ""):
-        from twintrack.eval.validate import TrackingValidator
+        from twintrack.app.validate import TrackingValidator
 
         validator = TrackingValidator(entry.name, config.val_data, device)
     return entry.build_trainer(config, sequences, run_dir, device, validator=validator,
@@ -131,6 +131,20 @@ def run_precrop(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``twintrack train``; under torchrun (``torchrun --nproc_per_node N -m twintrack train ...``, which sets
+    WORLD_SIZE, RANK and LOCAL_RANK) each process joins the group here and trains a DistributedDataParallel replica
+    on its shard of every epoch; rank 0 writes the run folder. NCCL on GPUs, gloo on CPUs."""
+    if "WORLD_SIZE" not in os.environ or dist.is_initialized():
+        return _run(args)
+    wants_cpu = args.device == "cpu"
+    dist.init_process_group("nccl" if torch.cuda.is_available() and not wants_cpu else "gloo")
+    try:
+        return _run(args)
+    finally:
+        dist.destroy_process_group()
+
+
+def _run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if dist.is_initialized():
         if not get_tracker(args.tracker).distributed:
@@ -209,23 +223,3 @@ def clear_run_folder(run_dir: Path) -> None:
             shutil.rmtree(path)
         else:
             path.unlink()
-
-
-def torchrun_main(argv: list[str]) -> int:
-    """`torchrun --nproc_per_node N -m twintrack.train siamfc --data ... --out RUN [key=value ...]`.
-
-    Same arguments as `twintrack train`. torchrun starts N processes and sets RANK/WORLD_SIZE/LOCAL_RANK (and, across
-    machines, its rendezvous); each process joins the group here, trains a DistributedDataParallel replica on its
-    shard of every epoch, and rank 0 writes the run folder. NCCL on GPUs, gloo on CPUs.
-    """
-    from twintrack.cli.main import main
-
-    if "WORLD_SIZE" in os.environ and not dist.is_initialized():
-        wants_cpu = "--device=cpu" in argv or ("--device" in argv[:-1] and argv[argv.index("--device") + 1] == "cpu")
-        backend = "nccl" if torch.cuda.is_available() and not wants_cpu else "gloo"
-        dist.init_process_group(backend)
-    try:
-        return main(["train", *argv])
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()

@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from twintrack.app.api import create_tracker
 from twintrack.cli.common import DEVICE_HELP
 from twintrack.eval.baselines import BASELINES
 from twintrack.eval.jobs import TrackerSpec
 from twintrack.eval.vot_trax import serve
-from twintrack.tracker.registry import list_trackers
+from twintrack.app.registry import list_trackers
 
 
 def main(argv=None) -> int:
@@ -28,7 +29,8 @@ def main(argv=None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    serve(TrackerSpec(args.tracker, baseline=args.tracker in BASELINES, weights=args.weights, device=args.device,
+    serve(TrackerSpec(args.tracker, factory=create_tracker, baseline=args.tracker in BASELINES, weights=args.weights,
+                      device=args.device,
                       seed=args.seed))
     return 0
 

@@ -9,18 +9,14 @@ from twintrack.errors import UserError
 
 @dataclass(frozen=True)
 class TwinConfig:
-    """SiamFC and MDNet side by side on every frame; the reported box is chosen by their lost-target scores."""
+    """SiamFC and MDNet side by side on every frame; SiamFC's answer unless it is lost and MDNet's is not."""
 
-    rule: str  # siamfc_first: SiamFC's answer unless it is lost and MDNet's is not; max: the higher score's
-    siamfc_weights: str  # SiamFC's weights file; "" = the shipped ones
-    mdnet_weights: str  # MDNet's weights file; "" = the shipped ones
-    siamfc_follows: bool  # on frames that report MDNet's answer, SiamFC continues from that box (centre and size)
-    siamfc: dict  # SiamFC's config keys that differ from its preset, e.g. {scale_num: 5}; {} = the preset
-    mdnet: dict  # MDNet's, likewise
+    siamfc_weights: str
+    mdnet_weights: str
+    siamfc: dict
+    mdnet: dict
 
     def __post_init__(self) -> None:
-        if self.rule not in ("siamfc_first", "max"):
-            raise UserError(f"config key 'rule' needs siamfc_first or max (got {self.rule!r})")
         for key in ("siamfc", "mdnet"):
             if not isinstance(getattr(self, key), dict):
                 raise UserError(f"config key '{key}' needs a mapping of {key} config keys, e.g. {key}={{key: value}} "

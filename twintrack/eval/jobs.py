@@ -19,6 +19,7 @@ import multiprocessing
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -33,9 +34,14 @@ from twintrack.geometry import from_one_based
 
 @dataclass(frozen=True)
 class TrackerSpec:
-    """How to build a tracker in any process: a twintrack tracker or an OpenCV baseline."""
+    """How to build a tracker in any process: a twintrack tracker or an OpenCV baseline.
+
+    ``factory(name, weights=, device=, seed=, **overrides)`` builds a twintrack tracker (``create_tracker``, which
+    the application layer passes in: evaluation sits below it). It must be a module-level function, so that worker
+    processes receive it by reference."""
 
     name: str
+    factory: Callable | None = None
     baseline: bool = False
     weights: str | None = None
     device: str = "auto"
@@ -48,9 +54,9 @@ class TrackerSpec:
             from twintrack.eval.baselines import OpenCVTracker
 
             return OpenCVTracker(self.name)
-        from twintrack.api import create_tracker
-
-        return create_tracker(self.name, weights=self.weights, device=self.device, seed=self.seed,
+        if self.factory is None:
+            raise ValueError(f"TrackerSpec('{self.name}') needs a factory to build a twintrack tracker")
+        return self.factory(self.name, weights=self.weights, device=self.device, seed=self.seed,
                               **self.overrides)
 
 

@@ -9,7 +9,7 @@ The same graphs the int8 engine runs (``onnx_graph``), so export and CPU inferen
   give it to a tracker with ``int8_model=DIR/backbone_int8.onnx``.
 
 ``export_siamfc`` and ``export_mdnet`` are the ``export`` hooks of the registry's built-in entries
-(tracker/registry.py names them by string: this layer imports nothing from tracker/).
+(app/registry.py).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class SiamFCTrainer(Trainer):
     def __init__(self, config: SiamFCTrainConfig, sequences: list[Sequence], run_dir: str | Path, device,
                  validator=None, init_weights=None):
         """``validator(net) -> {"val_auc": ..., "val_prec": ...}`` runs every ``val_every`` epochs (see
-        ``twintrack.eval.validate.TrackingValidator``); needed when the config asks for validation.
+        ``twintrack.app.validate.TrackingValidator``); needed when the config asks for validation.
         ``init_weights``: SiamFC weights to start from (fine-tuning) instead of the ``init`` scheme."""
         check_train_config(config)
         super().__init__(config, run_dir, device, validator)

@@ -20,7 +20,7 @@ A trainer subclass builds its network, data and optimizer in ``__init__`` and pr
 - logging: one row per epoch in ``metrics.csv`` (epoch, step, loss, lr, samples_per_s, data_wait, val_auc,
   val_prec) and the same numbers as TensorBoard scalars in ``tb/``; ``curves.png`` when the run ends;
 - validation: ``validator(tracking_network())`` every ``val_every`` epochs and after the last (configs that have
-  ``val_every``/``val_data``; the CLI builds the validator, see ``twintrack.eval.validate``);
+  ``val_every``/``val_data``; the CLI builds the validator, see ``twintrack.app.validate``);
 - checkpoints: every ``checkpoint_every`` epochs, after the last, and when ``max_minutes`` runs out: the
   checkpoint (model, optimizer, schedule, step, random state, config, the metrics rows so far and the losses of
   an unfinished epoch; atomic and durable) and the weights. A metrics row reaches ``metrics.csv`` only after the
@@ -81,7 +81,7 @@ class Trainer:
         wants_validation = getattr(config, "val_every", 0) > 0 and getattr(config, "val_data", "")
         if wants_validation and self.rank == 0 and validator is None:
             raise UserError("val_every > 0 needs a validator: pass validator=TrackingValidator(tracker, val_data, "
-                            "device) from twintrack.eval.validate (`twintrack train` builds it from val_data)")
+                            "device) from twintrack.app.validate (`twintrack train` builds it from val_data)")
         self.validator = validator if wants_validation and self.rank == 0 else None
 
     # ----------------------------------------------------------------------------------- what subclasses give

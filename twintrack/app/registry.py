@@ -6,7 +6,7 @@ class, the weights (architecture name and default file) and, for training, the t
 ``lr-find``, ``eval``, ``export`` for entries with an ``export`` hook) and the TraX server know the tracker, with no
 other edit::
 
-    from twintrack.tracker.registry import TrackerEntry, register_tracker
+    from twintrack.app.registry import TrackerEntry, register_tracker
 
     register_tracker(TrackerEntry(
         name="mytracker", config_class=MyConfig, preset="/path/to/mytracker.yaml",
@@ -14,38 +14,34 @@ other edit::
         default_weights="/path/to/weights.safetensors"))
 
 The registry maps names to entries, nothing else: an entry holds no config values and no network, so two trackers
-of one name with different configs live side by side in one process. Classes and functions may be given as
-``"module:attribute"`` strings, imported when first used: the built-in trainers are named this way, so tracker/
-never imports train/.
+of one name with different configs live side by side in one process. It sits in the application layer, above
+tracker/, train/, eval/ and runtime/, so it names their classes directly.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twintrack.configs import load_preset
+from twintrack.configs import MDNetConfig, MDNetTrainConfig, SiamFCConfig, SiamFCTrainConfig, TwinConfig, load_preset
 from twintrack.errors import UserError
-
-Lazy = Any  # a class or function, or a "module:attribute" string naming one
-
-
-def resolve(target: Lazy):
-    """A class or function given directly or as ``"module:attribute"``."""
-    if not isinstance(target, str):
-        return target
-    module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)
-
+from twintrack.models import SiamFCNet
+from twintrack.models.mdnet import MDNet
+from twintrack.runtime.export import export_mdnet, export_siamfc
+from twintrack.tracker.mdnet import MDNetTracker
+from twintrack.tracker.siamfc import SiamFCTracker
+from twintrack.tracker.twin import TwinTracker
+from twintrack.train.mdnet_trainer import MDNetTrainer
+from twintrack.train.siamfc_trainer import SiamFCTrainer
+from twintrack.weights import default_weights, load_weights, registry
 
 @dataclass(frozen=True)
 class TrackerEntry:
     """How to build, load and train one tracker.
 
     ``tracker_class(net, config, device)`` (plus ``seed=`` when ``stochastic``) is the tracker; it must not modify
-    ``net`` (INTERFACES.md item 4). ``build_model(config)`` returns the untrained network. ``weights_arch`` is the
+    ``net`` (training hands its network in training to a tracker for validation). ``build_model(config)`` returns the untrained network. ``weights_arch`` is the
     architecture name written in its safetensors files (None: the tracker loads no weights). ``default_weights`` is
     a key of the shipped weights registry (twintrack/weights/registry.json) or a file path.
 
@@ -63,18 +59,18 @@ class TrackerEntry:
     name: str
     config_class: type
     preset: str  # a YAML file: a name in twintrack/configs or a path
-    build_model: Lazy
-    tracker_class: Lazy
+    build_model: Any
+    tracker_class: Any
     weights_arch: str | None = None
     default_weights: str | None = None
     stochastic: bool = False  # takes seed= (MDNet samples candidates at random); deterministic trackers do not
     description: str = ""
-    trainer: Lazy = None
+    trainer: Any = None
     train_config_class: type | None = None
     train_preset: str | None = None
     train_init_weights: str | None = None
     distributed: bool = False
-    export: Lazy = None
+    export: Any = None
 
     def load_config(self, overrides=None, path: str | Path | None = None):
         """The preset (or a YAML file of the same keys), then ``key=value`` overrides."""
@@ -98,14 +94,12 @@ class TrackerEntry:
 
     def resolve_model(self, config):
         """The untrained network for ``config``."""
-        return resolve(self.build_model)(config)
+        return self.build_model(config)
 
     def create(self, device, weights=None, seed=None, overrides=None):
         """The tracker with its preset plus ``overrides``, ``weights`` (default: the entry's) loaded, on ``device``
         (a torch.device, already resolved): ``twintrack.create_tracker``'s work, also used by trackers built from
         other trackers (the twin)."""
-        from twintrack.weights import load_weights
-
         if weights is not None and self.weights_arch is None:
             raise UserError(f"tracker '{self.name}' takes no weights file (got {weights}); its config keys name the "
                             "weights it uses")
@@ -117,21 +111,20 @@ class TrackerEntry:
         return self.build_tracker(net, config, device, seed=seed)
 
     def build_tracker(self, net, config, device, seed=None):
-        cls = resolve(self.tracker_class)
+        cls = self.tracker_class
         return cls(net, config, device, seed=seed) if self.stochastic else cls(net, config, device)
 
     def build_trainer(self, config, sequences, run_dir, device, validator=None, init_weights=None):
         if self.trainer is None:
             raise UserError(f"tracker '{self.name}' cannot be trained (no trainer is registered for it)")
-        return resolve(self.trainer)(config, sequences, run_dir, device, validator=validator,
+        return self.trainer(config, sequences, run_dir, device, validator=validator,
                                      init_weights=init_weights)
-
 
     def run_export(self, net, config, out_dir, int8_crops=None):
         """Write the network's export files into ``out_dir``; returns the contract's path."""
         if self.export is None:
             raise _cannot_export(self.name, known=True)
-        return resolve(self.export)(net, config, out_dir, int8_crops=int8_crops)
+        return self.export(net, config, out_dir, int8_crops=int8_crops)
 
 
 def _load(config_class, preset, overrides, path):
@@ -140,8 +133,6 @@ def _load(config_class, preset, overrides, path):
 
 
 def _weights_path(weights: str | Path) -> Path:
-    from twintrack.weights import default_weights, registry
-
     if isinstance(weights, str) and weights in registry():
         return default_weights(weights)
     return Path(weights)
@@ -194,27 +185,25 @@ def _cannot_export(name: str, known: bool) -> UserError:
 
 
 def _register_builtins() -> None:
-    from twintrack.configs import MDNetConfig, MDNetTrainConfig, SiamFCConfig, SiamFCTrainConfig, TwinConfig
-
     register_tracker(TrackerEntry(
         name="siamfc", config_class=SiamFCConfig, preset="siamfc.yaml",
-        build_model=_siamfc_model, tracker_class="twintrack.tracker.siamfc:SiamFCTracker",
+        build_model=_siamfc_model, tracker_class=SiamFCTracker,
         weights_arch="siamfc_vggm", default_weights="siamfc",
         description="SiamFC: Siamese cross-correlation, no online update (fast)",
-        trainer="twintrack.train.siamfc_trainer:SiamFCTrainer", train_config_class=SiamFCTrainConfig,
-        train_preset="train_siamfc.yaml", distributed=True, export="twintrack.runtime.export:export_siamfc",
+        trainer=SiamFCTrainer, train_config_class=SiamFCTrainConfig,
+        train_preset="train_siamfc.yaml", distributed=True, export=export_siamfc,
     ))
     register_tracker(TrackerEntry(
         name="mdnet", config_class=MDNetConfig, preset="mdnet.yaml",
-        build_model=_mdnet_model, tracker_class="twintrack.tracker.mdnet:MDNetTracker",
+        build_model=_mdnet_model, tracker_class=MDNetTracker,
         weights_arch="mdnet_vggm", default_weights="mdnet", stochastic=True,
         description="MDNet: fc layers fine-tuned online on SiamFC's conv layers (accurate, slower)",
-        trainer="twintrack.train.mdnet_trainer:MDNetTrainer", train_config_class=MDNetTrainConfig,
-        train_preset="train_mdnet.yaml", train_init_weights="siamfc", export="twintrack.runtime.export:export_mdnet",
+        trainer=MDNetTrainer, train_config_class=MDNetTrainConfig,
+        train_preset="train_mdnet.yaml", train_init_weights="siamfc", export=export_mdnet,
     ))
     register_tracker(TrackerEntry(
         name="twin", config_class=TwinConfig, preset="twin.yaml",
-        build_model=_no_model, tracker_class="twintrack.tracker.twin:TwinTracker", stochastic=True,
+        build_model=_no_model, tracker_class=_build_twin, stochastic=True,
         description="SiamFC, with MDNet's answer where SiamFC has lost the target (most accurate; 0.6x MDNet's "
                     "speed)",
     ))
@@ -224,15 +213,26 @@ def _no_model(config):
     return None  # the twin builds its two trackers, each with its own network, from their own entries
 
 
-def _siamfc_model(config):
-    from twintrack.models import SiamFCNet
+def _build_twin(net, config: TwinConfig, device, seed=None) -> TwinTracker:
+    """The twin's two trackers, each from its own entry with the twin's keys for it over its preset."""
+    siamfc = _twin_part("siamfc", device, config.siamfc_weights, None, config.siamfc)
+    mdnet = _twin_part("mdnet", device, config.mdnet_weights, seed, config.mdnet)
+    return TwinTracker(siamfc, mdnet, config)
 
+
+def _twin_part(name: str, device, weights: str, seed: int | None, overrides: dict):
+    """One of the twin's trackers; its config errors name the twin's key they came from."""
+    try:
+        return get_tracker(name).create(device, weights=weights or None, seed=seed, overrides=overrides)
+    except UserError as err:
+        raise UserError(f"twin's '{name}' keys: {err}") from None
+
+
+def _siamfc_model(config):
     return SiamFCNet()
 
 
 def _mdnet_model(config):
-    from twintrack.models.mdnet import MDNet
-
     return MDNet(num_branches=1, dropout=config.dropout)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from twintrack.eval.runner import run_sequence
 from twintrack.eval.sequences import load_folder_sequences
-from twintrack.tracker.registry import get_tracker
+from twintrack.app.registry import get_tracker
 
 
 class TrackingValidator:

@@ -1,9 +1,9 @@
-"""``create_tracker``: the one public way to build a tracker, by its name in the registry (tracker/registry.py)."""
+"""``create_tracker``: the one public way to build a tracker, by its name in the registry (app/registry.py)."""
 
 from __future__ import annotations
 
 from twintrack.device import resolve_device
-from twintrack.tracker.registry import get_tracker, list_trackers
+from twintrack.app.registry import get_tracker, list_trackers
 
 __all__ = ["create_tracker", "list_trackers"]
 

@@ -98,7 +98,7 @@ def track_video(source, box, tracker="siamfc", weights=None, device="auto", seed
     gain an object axis. ``tracker`` is a name (with ``weights``, ``device``, ``seed``, ``overrides`` as for
     ``create_tracker``) or a tracker object. ``boxes_file``: also write the boxes (.txt, .csv, .json).
     """
-    from twintrack.tracker.sources import open_source
+    from twintrack.app.sources import open_source
 
     boxes_in = np.asarray(box, dtype=np.float64)
     several = boxes_in.ndim == 2
@@ -133,8 +133,8 @@ def track_video(source, box, tracker="siamfc", weights=None, device="auto", seed
 
 def _tracking_step(tracker, several: bool, **create_args):
     """``step(frame, init_boxes_or_None) -> [(object_id, TrackResult), ...]`` for one tracker or a MultiTracker."""
-    from twintrack.api import create_tracker  # above the tracker layer: imported when called
-    from twintrack.tracker.multi import MultiTracker
+    from twintrack.app.api import create_tracker  # above the tracker layer: imported when called
+    from twintrack.app.multi import MultiTracker
 
     if several:
         if not isinstance(tracker, str):

@@ -54,7 +54,7 @@ class MultiTracker:
     def __init__(self, name: str, weights=None, device="auto", seed=None, share_features: bool = False,
                  share_tolerance: float = 0.05, **overrides) -> None:
         # Imported here: create_tracker sits above the tracker modules (it builds them).
-        from twintrack.api import create_tracker
+        from twintrack.app.api import create_tracker
 
         def build(object_seed):
             return create_tracker(name, weights=weights, device=device, seed=object_seed, **overrides)

@@ -52,7 +52,7 @@ class OpenCVTracker:
 
 def cv2_tracker(name: str = "siamfc", weights=None, device="auto", seed=None, **overrides) -> OpenCVTracker:
     """``create_tracker``'s arguments, OpenCV's tracker interface."""
-    from twintrack.api import create_tracker  # above the tracker layer: imported when called
+    from twintrack.app.api import create_tracker  # above the tracker layer: imported when called
 
     return OpenCVTracker(create_tracker(name, weights=weights, device=device, seed=seed, **overrides))
 
