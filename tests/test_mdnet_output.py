@@ -1,4 +1,5 @@
-"""MDNet's output box (box regression as output only, py-MDNet's way), the SiamFC template prior, aspect jitter."""
+"""MDNet's output box (box regression as output only, py-MDNet's way), SiamFC's first-frame template (the
+re-detection's proposals), aspect jitter."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import pytest
 import torch
 
 from conftest import moving_target_clip
-from test_mdnet import CLIP_WH, assert_inside, make_tracker, run
-from twintrack.geometry import iou, uniform_boxes, xywh_to_cxcywh
+from test_mdnet import CLIP_WH, make_tracker
+from twintrack.geometry import uniform_boxes, xywh_to_cxcywh
 from twintrack.models.mdnet import FEATURE_ORIGIN
 from twintrack.tracker.template_prior import EXEMPLAR_CELLS, TemplatePrior
 
@@ -85,15 +86,6 @@ def test_template_needs_a_map_at_least_as_large_as_the_exemplar():
         TemplatePrior(noise_map(size=9), target_centre_px=36.0)
 
 
-def test_template_weight_with_a_too_small_region_is_a_config_error():
-    from twintrack.configs import load_config
-    from twintrack.errors import UserError
-
-    with pytest.raises(UserError, match="template_weight.*region_size >= 127"):
-        load_config("mdnet", {"template_weight": 1.0, "region_size": 111})
-    assert load_config("mdnet", {"template_weight": 1.0, "region_size": 127}).region_size == 127
-
-
 # ------------------------------------------------------------------------------------- the tracker's output box
 
 
@@ -102,7 +94,7 @@ def clip():
     return moving_target_clip(8, CLIP_WH[::-1], 32, (30, 40), (3, 2), background="smooth", seed=3)
 
 
-def test_regressed_box_is_output_only_by_default(clip):
+def test_regressed_box_is_the_output_only(clip):
     # py-MDNet samples the next frame around the classification box (the top-5 mean); the regressed box is what the
     # tracker reports. Feeding it back let a biased regressor grow the box frame after frame (MountainBike6).
     frames, gt = clip
@@ -114,23 +106,3 @@ def test_regressed_box_is_output_only_by_default(clip):
         result = tracker.update(frame)
         differed += not np.allclose(result.box, tracker.target)
     assert differed > 0
-
-
-def test_bbreg_feedback_samples_around_the_regressed_box(clip):
-    frames, gt = clip
-    tracker = make_tracker(seed=0, bbreg_feedback=True)
-    tracker.init(frames[0], gt[0])
-    for frame in frames[1:]:
-        result = tracker.update(frame)
-        np.testing.assert_array_equal(result.box, tracker.target)
-
-
-def test_template_prior_tracks_a_moving_texture(clip):
-    frames, gt = clip
-    # region_size 191: a 19-cell map, so the response has 9 x 9 cells (127 would leave it one cell).
-    tracker = make_tracker(seed=0, template_weight=5.0, region_size=191)
-    boxes, scores = run(tracker, frames, gt[0])
-    assert tracker.template is not None and tracker.template.response(torch.zeros(1, 512, 19, 19)).shape == (9, 9)
-    assert_inside(boxes, *CLIP_WH)
-    assert (scores >= 0).all() and (scores <= 1).all()
-    assert iou(boxes[1:], gt[1:]).mean() > 0.6

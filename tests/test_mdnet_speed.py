@@ -20,7 +20,7 @@ from twintrack.geometry import crop_and_resize
 from twintrack.models import VGGM
 from twintrack.models.backbone import fold_batchnorm
 from twintrack.models.mdnet import FEATURE_ORIGIN, POOLED_SIZE, MDNet, cells_first_weight, normalize, roi_align
-from twintrack.tracker.mdnet import MDNetTracker, use_bf16
+from twintrack.tracker.mdnet import MDNetTracker
 from twintrack.tracker.timing import StageTimer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -152,9 +152,6 @@ def test_precision_setting_accepts_auto_fp32_bf16_int8_only():
     for bad in (["precision=fp16"], ["precision=true"]):
         with pytest.raises(UserError, match="precision"):
             load_config("mdnet", bad)
-    assert use_bf16(True, torch.device("cpu")) and not use_bf16(False, torch.device("cpu"))
-    assert use_bf16("auto", torch.device("cuda")) is False  # GPUs stay fp32 (nothing runs on them here)
-    assert isinstance(use_bf16("auto", torch.device("cpu")), bool)
 
 
 def test_bf16_features_stay_close_to_fp32():

@@ -34,7 +34,7 @@ def test_the_mdnet_trainer_validates_through_the_shared_loop(tmp_path):
                                          "val_every": 1})
     device = torch.device("cpu")
     small = {"n_pos_init": 20, "n_neg_init": 60, "maxiter_init": 2, "n_samples": 16, "batch_neg_cand": 32,
-             "n_bbreg": 20, "maxiter_update": 1, "region_size": 127, "template_weight": 0.0}
+             "n_bbreg": 20, "maxiter_update": 1, "region_size": 127}
 
     class SmallMDNetValidator(TrackingValidator):
         def __call__(self, net):  # the preset's MDNet is slow: a small one on the same loop

@@ -29,12 +29,19 @@ def apply_deltas(boxes: np.ndarray, deltas: np.ndarray) -> np.ndarray:
     return cxcywh_to_xywh(np.concatenate([centres, sizes], axis=1))
 
 
+def sample_regression_boxes(rng: np.random.Generator, box, count: int, iou_min: float, scale: float, aspect: float,
+                            frame_wh) -> np.ndarray:
+    """The boxes a first-frame regression is fitted on: ``count`` boxes around ``box`` with IoU at least ``iou_min``
+    (centres within 0.3 x the mean side, sizes 1.05 ** U(-scale, scale), aspect ``aspect`` ** U(-1, 1) per side)."""
+    return sample_by_iou(rng, uniform_boxes, box, count, (iou_min, 1.0), translate=0.3, scale=scale, aspect=aspect,
+                         frame_wh=frame_wh)
+
+
 def regression_samples(rng: np.random.Generator, box, config, frame_wh) -> np.ndarray:
-    """The boxes a first-frame regression is fitted on: ``config.n_bbreg`` boxes around ``box`` with IoU at least
-    ``bbreg_iou_min`` (centres within 0.3 x the mean side, sizes 1.05 ** U(-bbreg_scale, bbreg_scale), aspect
-    ``bbreg_aspect`` ** U(-1, 1) per side); the keys MDNet's and SiamFC's configs share."""
-    return sample_by_iou(rng, uniform_boxes, box, config.n_bbreg, (config.bbreg_iou_min, 1.0), translate=0.3,
-                         scale=config.bbreg_scale, aspect=config.bbreg_aspect, frame_wh=frame_wh)
+    """``sample_regression_boxes`` with a config's ``n_bbreg``, ``bbreg_iou_min``, ``bbreg_scale`` and
+    ``bbreg_aspect``."""
+    return sample_regression_boxes(rng, box, config.n_bbreg, config.bbreg_iou_min, config.bbreg_scale,
+                                   config.bbreg_aspect, frame_wh)
 
 
 class BoxRegressor:
@@ -60,13 +67,6 @@ class BoxRegressor:
         regressor.mean = np.asarray(feature_mean, dtype=np.float64)
         regressor.target_mean = np.asarray(target_mean, dtype=np.float64)
         return regressor
-
-    def reordered(self, order: np.ndarray) -> "BoxRegressor":
-        """This regression for features that come in another order: the new feature j is the old feature
-        ``order[j]`` (MDNet's cells-first pooled vectors against the channel-major ones a prior was fitted on)."""
-        if self.prior is not None:
-            raise ValueError("reorder a regression fitted on top of a prior before the fit, not after")
-        return BoxRegressor.from_arrays(self.weights[order], self.mean[order], self.target_mean)
 
     def fit(self, features: np.ndarray, boxes: np.ndarray, target) -> "BoxRegressor":
         x = np.asarray(features, dtype=np.float32)
@@ -95,7 +95,7 @@ def load_prior(config, backbone) -> BoxRegressor | None:
     """``config.bbreg_prior``'s offline regression (None with ``use_bbreg`` off), read once (every init() fits its
     first frame on top of it): "" none; a file; or auto, the shipped one where ``backbone`` is the one it was fitted
     for (by fingerprint; None for others). Its features are channel-major RoIAlign vectors (``MDNet.pool``) of a
-    255-pixel crop with the target's mean side about 64 pixels: SiamFC's search crop and MDNet's region."""
+    255-pixel crop with the target's mean side about 64 pixels: SiamFC's search crop."""
     setting = config.bbreg_prior if config.use_bbreg else ""
     if not setting:
         return None
