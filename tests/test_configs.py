@@ -18,14 +18,13 @@ def test_siamfc_preset_has_the_papers_values():
     assert cfg.exemplar_size == 127
     assert cfg.search_size == 255
     # The paper's SiamFC-3s: three search crops 1.0375 apart (the one-pass pyramid lost on the second opinion).
-    assert cfg.scale_mode == "search3" and cfg.scale_interval == 1
+    assert cfg.scale_mode == "search3"
     assert cfg.scale_num == 3
     assert cfg.scale_step == pytest.approx(1.0375)
     assert cfg.scale_penalty == pytest.approx(0.9745)
     assert cfg.scale_lr == pytest.approx(0.59)
     assert cfg.window_influence == pytest.approx(0.176)
     assert cfg.response_up == 16
-    assert cfg.total_stride == 8
     assert cfg.context == pytest.approx(0.5)
 
 
@@ -37,10 +36,10 @@ def test_train_preset_loads_with_declared_types():
 
 
 def test_overrides_as_key_value_list():
-    cfg = load_config("siamfc", ["window_influence=0.3", "scale_num=7", "fold_bn=false"])
+    cfg = load_config("siamfc", ["window_influence=0.3", "scale_num=7", "use_bbreg=false"])
     assert cfg.window_influence == pytest.approx(0.3)
     assert cfg.scale_num == 7
-    assert cfg.fold_bn is False
+    assert cfg.use_bbreg is False
     # Untouched keys keep the preset's values.
     assert cfg.scale_step == pytest.approx(1.0375)
 
@@ -88,7 +87,7 @@ def test_unknown_key_in_dict_overrides_is_a_user_error():
     [
         ("scale_num=three", "scale_num"),
         ("exemplar_size=127.5", "exemplar_size"),
-        ("fold_bn=1", "fold_bn"),
+        ("use_bbreg=1", "use_bbreg"),
         ("window_influence=high", "window_influence"),
         ("window_influence=true", "window_influence"),
     ],

@@ -1,6 +1,6 @@
-"""SiamFC's box regression (``use_bbreg``, issue 11): MDNet's ridge regression on RoIAlign features of SiamFC's own
-search crops, fitted on the first frame, refines the reported box only. Whether the preset turns it on is decided by
-bench/selection.py (docs/selection.md), not here."""
+"""SiamFC's box regression (``use_bbreg``, on in the preset): MDNet's ridge regression on RoIAlign features of SiamFC's
+own search crops, fitted on the first frame on top of an offline prior (``bbreg_prior``), refines the reported box
+only."""
 
 from __future__ import annotations
 
@@ -106,32 +106,8 @@ def test_a_lost_frame_reports_siamfcs_box():
     np.testing.assert_allclose(result.box[2:], tracker.target_size)
 
 
-def test_with_bbreg_size_lr_the_tracked_size_follows_the_regressed_one_per_side():
-    frames, boxes = growing_clip(count=2)
-    tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True, bbreg_size_lr=0.5)
-    tracker.init(frames[0], np.array([100.0, 90.0, 20.0, 10.0]))
-    search_side, exemplar_side = tracker.search_side, tracker.exemplar_side
-    tracker._follow_size(np.array([40.0, 10.0]), 0.5)
-    # Width halfway in log size: 20 x 2 ** 0.5; height unchanged. Regions scale by the geometric mean, 2 ** 0.25.
-    np.testing.assert_allclose(tracker.target_size, [20 * 2 ** 0.5, 10.0])
-    assert tracker.search_side == pytest.approx(search_side * 2 ** 0.25)
-    assert tracker.exemplar_side == pytest.approx(exemplar_side * 2 ** 0.25)
-    # Within max_scale (5) of the first size: a regressed size 100x larger stops at 5x the first (geometric mean).
-    tracker._follow_size(np.array([4000.0, 2000.0]), 1.0)
-    assert np.sqrt(np.prod(tracker.target_size / tracker.initial_size)) == pytest.approx(5.0)
-    assert tracker.target_size[0] / tracker.target_size[1] == pytest.approx(2.0)
-
-
-def test_bbreg_size_lr_moves_the_tracked_size_and_still_tracks():
-    frames, boxes = growing_clip()
-    _, _, plain_states = run(frames, boxes[0], use_bbreg=True)
-    _, results, states = run(frames, boxes[0], use_bbreg=True, bbreg_size_lr=0.59)
-    assert not np.allclose(states[:, 2:], plain_states[:, 2:])
-    assert iou(np.array([r.box for r in results]), boxes[1:]).mean() > 0.6
-
-
 @pytest.mark.parametrize("key, value", [("n_bbreg", 5), ("bbreg_iou_min", 1.0), ("bbreg_lambda", 0.0),
-                                        ("bbreg_scale", -1.0), ("bbreg_aspect", 0.5), ("bbreg_size_lr", 1.5)])
+                                        ("bbreg_scale", -1.0), ("bbreg_aspect", 0.5)])
 def test_box_regression_settings_are_checked(key, value):
     with pytest.raises(UserError, match=key):
         load_config("siamfc", {key: value})
@@ -211,29 +187,3 @@ def test_the_shipped_prior_is_used_only_with_the_backbone_it_was_fitted_on(rando
     frames, boxes = growing_clip(count=3)
     tracker.init(frames[0], boxes[0])
     assert tracker.regressor is not None and tracker.regressor.prior is None
-
-
-def test_bbreg_steps_run_the_regression_again_from_its_own_box():
-    frames, boxes = growing_clip(count=4)
-    _, once, once_states = run(frames, boxes[0], use_bbreg=True, bbreg_prior="")
-    tracker = twintrack.create_tracker("siamfc", device="cpu", use_bbreg=True, bbreg_prior="", bbreg_steps=2)
-    tracker.init(frames[0], boxes[0])
-    calls = []
-    regress = tracker._regress
-
-    def recorded(box, *args):
-        calls.append((np.array(box), regress(box, *args)))
-        return calls[-1][1]
-
-    tracker._regress = recorded
-    for index, frame in enumerate(frames[1:]):
-        result = tracker.update(frame)
-        (first_in, first_out), (second_in, second_out) = calls[2 * index : 2 * index + 2]
-        np.testing.assert_allclose(first_out, once[index].box)  # step 1 is the one-step box (inside the frame)
-        np.testing.assert_array_equal(second_in, first_out)  # step 2 starts from it
-        np.testing.assert_allclose(result.box, second_out)
-        assert not np.allclose(second_out, first_out)
-        np.testing.assert_array_equal(np.concatenate([tracker.center, tracker.target_size]), once_states[index])
-    with pytest.raises(UserError, match="bbreg_steps"):
-        load_config("siamfc", {"bbreg_steps": 0})
-

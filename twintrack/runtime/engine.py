@@ -11,7 +11,6 @@ there, else bf16 on CPUs with native bf16, else fp32; GPUs run fp32.
 
 from __future__ import annotations
 
-import copy
 import warnings
 
 import torch
@@ -30,8 +29,8 @@ class TorchEngine:
     """fp32 or bf16 (autocast) in torch, on an inference copy of the backbone."""
 
     def __init__(self, backbone: nn.Module, device: torch.device, precision: str, channels_last: bool = True,
-                 fold_bn: bool = True, note: str = "") -> None:
-        net = inference_copy(backbone) if fold_bn else copy.deepcopy(backbone).float()
+                 note: str = "") -> None:
+        net = inference_copy(backbone)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net = net.eval().to(device).to(memory_format=self.memory_format)
         self.device, self.precision, self.note = device, precision, note
@@ -92,7 +91,7 @@ def _fallback(device: torch.device) -> str:
 
 
 def build_backbone_engine(backbone: nn.Module, precision: str, device: torch.device, channels_last: bool = True,
-                          fold_bn: bool = True, int8_model: str | None = None):
+                          int8_model: str | None = None):
     """An engine for ``backbone`` (left unchanged) at ``precision`` (auto | fp32 | bf16 | int8) on ``device``.
 
     ``int8_model``: a quantized model written by ``twintrack export --int8`` for these weights (default: the shipped
@@ -104,17 +103,17 @@ def build_backbone_engine(backbone: nn.Module, precision: str, device: torch.dev
     if device.type != "cpu":
         if precision == "int8":
             raise UserError(f"precision int8 runs on CPU only (ONNX Runtime); use precision fp32 or bf16 on {device}")
-        return TorchEngine(backbone, device, "fp32" if precision == "auto" else precision, channels_last, fold_bn)
+        return TorchEngine(backbone, device, "fp32" if precision == "auto" else precision, channels_last)
     if precision in ("fp32", "bf16") or (precision == "auto" and not cpu.native_int8()):
         return TorchEngine(backbone, device, _fallback(device) if precision == "auto" else precision,
-                           channels_last, fold_bn)
+                           channels_last)
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         if precision == "int8":
             raise UserError("precision int8 needs the 'onnxruntime' package, which is not installed; "
                             "install it with: pip install 'twintrack[onnx]' (or set precision=auto)") from None
-        return TorchEngine(backbone, device, _fallback(device), channels_last, fold_bn,
+        return TorchEngine(backbone, device, _fallback(device), channels_last,
                            note="onnxruntime is not installed")
     model = _int8_model(backbone, int8_model)
     if model is None:
@@ -123,5 +122,5 @@ def build_backbone_engine(backbone: nn.Module, precision: str, device: torch.dev
                 "(write one with: twintrack export <tracker> --weights W --int8, then set int8_model=PATH)")
         if precision == "int8":
             warnings.warn(note, stacklevel=2)
-        return TorchEngine(backbone, device, fallback, channels_last, fold_bn, note=note)
+        return TorchEngine(backbone, device, fallback, channels_last, note=note)
     return OnnxInt8Engine(model, channels_last)
