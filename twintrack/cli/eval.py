@@ -18,7 +18,7 @@ import yaml
 from twintrack.app.api import create_tracker
 from twintrack.cli.common import add_device, add_overrides, add_tracker
 from twintrack.errors import UserError
-from twintrack.eval.baselines import NANOTRACK_ENV
+from twintrack.eval.baselines import NANOTRACK_ENV, VITTRACK_ENV
 from twintrack.eval.got10k_adapter import KINDS, Benchmark, make_experiment, open_benchmark, parse_dataset_spec
 from twintrack.eval.jobs import TrackerSpec, load_run, run_jobs, stale_jobs, vot_failures
 
@@ -26,10 +26,13 @@ from twintrack.eval.jobs import TrackerSpec, load_run, run_jobs, stale_jobs, vot
 def add_parsers(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="evaluate trackers on a benchmark (got10k toolkit protocols)")
     add_tracker(parser, repeatable=True)
-    parser.add_argument("--baseline", action="append", default=[], help="csrt, kcf, mil or nano (repeatable)")
+    parser.add_argument("--baseline", action="append", default=[], help="csrt, kcf, mil, nano or vit (repeatable)")
     parser.add_argument("--nano-model", metavar="BACKBONE.onnx,HEAD.onnx",
                         help="NanoTrack v2's two ONNX files (or their folder) for --baseline nano; default: "
                              "the environment variable TWINTRACK_NANOTRACK")
+    parser.add_argument("--vit-model", metavar="FILE.onnx",
+                        help="VitTrack's ONNX file (or its folder) for --baseline vit; default: the environment "
+                             "variable TWINTRACK_VITTRACK")
     parser.add_argument("--dataset", required=True, metavar="KIND:ROOT",
                         help=f"KIND one of {', '.join(KINDS)}; folder:ROOT is OTB-style sequence folders")
     parser.add_argument("--split", help="otb: 2013|2015|tb50|tb100; vot: year; got10k: val; lasot: test|train; "
@@ -56,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if args.nano_model:
         # Through the environment, so --workers processes see it too.
         os.environ[NANOTRACK_ENV] = args.nano_model
+    if args.vit_model:
+        os.environ[VITTRACK_ENV] = args.vit_model
     kind, root = parse_dataset_spec(args.dataset)
     bench = open_benchmark(kind, root, args.split)
     overrides = parse_overrides(args.overrides)
