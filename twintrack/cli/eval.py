@@ -90,8 +90,7 @@ def run(args: argparse.Namespace) -> int:
     sections = _sections(bench, specs, configs, performance, results_dir, out, len(jobs), elapsed)
     from twintrack.eval.report import write_reports
 
-    images = [] if bench.protocol == "vot" else ["success.png", "precision.png"]
-    report = write_reports(out, f"twintrack evaluation: {bench.title}", sections, images)
+    report = write_reports(out, f"twintrack evaluation: {bench.title}", sections)
     print(_console_table(sections))
     print(f"twintrack: report written to {report} and {report.with_suffix('.html')}")
     return 0
@@ -113,6 +112,7 @@ def _sections(bench: Benchmark, specs, instances, performance, results_dir, out,
             "accuracy with a 10-frame burn-in), computed by the got10k toolkit.", (header, rows)]))
         sections.append(("Per sequence", [per_seq]))
     else:
+        from twintrack.eval.failure_report import failure_section
         from twintrack.eval.plots import plot_curves
 
         results = {n: [load_run(bench.protocol, results_dir, n, s) for s in bench.sequences] for n in names}
@@ -124,6 +124,7 @@ def _sections(bench: Benchmark, specs, instances, performance, results_dir, out,
             "0..0.5), per-sequence averages; fps counts update() calls only.",
             summary_table(results, reference), "![success](success.png) ![precision](precision.png)"]))
         sections.append(("Per sequence (success AUC)", [sequence_table(results)]))
+        sections.append(failure_section(bench.protocol, specs, results, bench.sequences, results_dir, out))
         sections.append(("got10k toolkit report", [_got10k_table(bench.protocol, performance, names),
                                                     "Full report: got10k_reports/*/performance.json"]))
     configs = {s.name: _config_dict(instances[s.name]) for s in specs if not s.baseline}

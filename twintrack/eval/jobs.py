@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from twintrack.eval.frame_scores import FrameScores, scores_file, write_frame_scores
 from twintrack.eval.got10k_adapter import Benchmark, Got10kTracker, make_experiment
 from twintrack.eval.metrics import score_sequence
 from twintrack.fileio import write_text_atomic
@@ -79,7 +80,8 @@ def run_job(bench: Benchmark, spec: TrackerSpec, index: int, results: Path) -> s
     sequence = bench.sequences[index]
     record_path = record_file(results, spec.name, sequence.name)
     record_path.unlink(missing_ok=True)  # until this job's files are all written, its result is not done
-    tracker = Got10kTracker(spec.name, spec.build)
+    frame_scores = FrameScores(spec.build)  # per-frame score and lost, for the failure-awareness report
+    tracker = Got10kTracker(spec.name, frame_scores.build)
     with contextlib.redirect_stdout(io.StringIO()):  # got10k prints a line per step
         if bench.protocol == "vot":
             # A rerun (--overwrite) starts clean: got10k appends repetitions to an existing time file.
@@ -95,6 +97,7 @@ def run_job(bench: Benchmark, spec: TrackerSpec, index: int, results: Path) -> s
                  "\n".join(f"{t:.8f}" for t in times) + "\n")
     write_text_atomic(result_file(bench.protocol, results, spec.name, sequence.name),
                  "\n".join(",".join(f"{v:.3f}" for v in box) for box in boxes) + "\n")
+    write_frame_scores(scores_file(bench.protocol, results, spec.name, sequence.name), frame_scores)
     _write_record(record_path, spec, sequence)
     return sequence.name
 

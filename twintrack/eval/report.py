@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from twintrack.eval.compare import Table, markdown_table
 from twintrack.fileio import write_text_atomic
 
 # A section is (heading, items); an item is a paragraph (str), a table (Table) or a code block (("code", text)).
+# A paragraph of Markdown images only ("![alt](file.png) ![alt](other.png)") shows those images in the HTML.
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
 
 
 def render_markdown(title: str, sections) -> str:
@@ -26,7 +29,7 @@ def render_markdown(title: str, sections) -> str:
     return "\n".join(parts)
 
 
-def render_html(title: str, sections, images: list[str]) -> str:
+def render_html(title: str, sections) -> str:
     esc = html.escape
     body = [f"<h1>{esc(title)}</h1>"]
     for heading, items in sections:
@@ -34,7 +37,7 @@ def render_html(title: str, sections, images: list[str]) -> str:
         for item in items:
             if isinstance(item, str):
                 if item.startswith("!["):  # the Markdown image line: the HTML shows the images themselves
-                    body += [f'<img src="{esc(src)}" alt="{esc(src)}">' for src in images]
+                    body += [f'<img src="{esc(src)}" alt="{esc(alt)}">' for alt, src in _IMAGE.findall(item)]
                 else:
                     body.append(f"<p>{esc(item)}</p>")
             elif item[0] == "code":
@@ -55,7 +58,7 @@ def _html_table(table: Table) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def write_reports(out: Path, title: str, sections, images: list[str]) -> Path:
+def write_reports(out: Path, title: str, sections) -> Path:
     write_text_atomic(out / "report.md", render_markdown(title, sections))
-    write_text_atomic(out / "report.html", render_html(title, sections, images))
+    write_text_atomic(out / "report.html", render_html(title, sections))
     return out / "report.md"
