@@ -45,15 +45,20 @@ def shipped_for_backbone(table: str, backbone_fingerprint: str, what: str, remed
     offline box regression) lists for the backbone with this fingerprint (runtime.calibration.fingerprint), checked
     against its sha256; None where the table or its entry is absent: another backbone's features are not the ones
     the file was made for."""
-    table_file = resources.files(__name__).joinpath(table)
-    if not table_file.is_file():
+    table_file = Path(str(resources.files(__name__).joinpath(table)))
+    if not table_file.exists():
         return None
-    entry = json.loads(table_file.read_text()).get(backbone_fingerprint)
-    if entry is None:
-        return None
-    path = Path(str(resources.files(__name__).joinpath(entry["file"])))
-    if not path.is_file() or sha256_of(path) != entry["sha256"]:
-        raise UserError(f"shipped {what} {entry['file']} is missing or does not match its sha256 in {table}; "
+    try:  # a damaged table (empty, cut, not JSON, a folder in its place) is one line, like a damaged file it lists
+        entry = json.loads(table_file.read_text()).get(backbone_fingerprint)
+        if entry is None:
+            return None
+        file_name, sha256 = entry["file"], entry["sha256"]
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as err:
+        raise UserError(f"'{table_file}', the list of shipped {what}s, is damaged ({type(err).__name__}); "
+                        f"{remedy}") from None
+    path = Path(str(resources.files(__name__).joinpath(file_name)))
+    if not path.is_file() or sha256_of(path) != sha256:
+        raise UserError(f"shipped {what} {file_name} is missing or does not match its sha256 in {table}; "
                         f"{remedy}")
     return path
 
@@ -65,6 +70,41 @@ def save_weights(model: torch.nn.Module, path: str | Path, arch: str, extra: dic
     return write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
 
 
+def weights_metadata(path: str | Path) -> dict:
+    """The string metadata of a safetensors file (``arch``, training step, ``calibration`` ...); {} when none."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as err:
+        raise UserError(f"weights file '{path}' is not a readable safetensors file ({err}); re-export or retrain it")
+
+
+def calibration_of(path: str | Path) -> dict[str, float] | None:
+    """The lost-target score calibration fitted for these weights (metadata ``calibration``: a JSON object of
+    numbers), or None when the file carries none (weights trained but not yet calibrated)."""
+    text = weights_metadata(path).get("calibration")
+    if text is None:
+        return None
+    try:
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError("not a mapping")
+        return {str(key): float(value) for key, value in values.items()}
+    except (ValueError, TypeError) as err:
+        raise UserError(f"weights file '{path}' has a damaged 'calibration' entry ({err}); recalibrate it or use "
+                        "the shipped weights") from None
+
+
+def write_calibration(path: str | Path, calibration: dict[str, float], out: str | Path | None = None) -> Path:
+    """Store ``calibration`` in the metadata of the weights at ``path`` (or of a copy at ``out``), atomically; the
+    tensors and the other metadata are kept as they are."""
+    state = load_file(str(path))
+    metadata = {**weights_metadata(path), "calibration": json.dumps({k: float(v) for k, v in calibration.items()})}
+    return write_atomic(out or path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
+
+
 def load_weights(model: torch.nn.Module, path: str | Path, arch: str, strict: bool = True) -> None:
     """Load safetensors weights into ``model``; every failure is one clear UserError."""
     path = Path(path)
@@ -74,10 +114,7 @@ def load_weights(model: torch.nn.Module, path: str | Path, arch: str, strict: bo
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         raise UserError(f"weights file '{path}' is not a readable safetensors file ({err}); re-export or retrain it")
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        file_arch = (handle.metadata() or {}).get("arch")
+    file_arch = weights_metadata(path).get("arch")
     if file_arch is not None and file_arch != arch:
         raise UserError(f"weights file '{path}' holds a '{file_arch}' network, not '{arch}'; pass matching weights")
     expected = model.state_dict()
