@@ -13,7 +13,7 @@ from twintrack.configs import config_to_dict, load_config
 from twintrack.errors import UserError
 from twintrack.models.mdnet import MDNet
 from twintrack.data import Sequence, discover
-from twintrack.train.mdnet_trainer import CHECKPOINT, WEIGHTS, MDNetTrainer, group_domains, instance_loss
+from twintrack.train.mdnet_trainer import CHECKPOINT, WEIGHTS, MDNetTrainer, group_domains
 from twintrack.train.checkpoint import load_checkpoint
 from twintrack.weights import load_weights
 
@@ -176,85 +176,6 @@ def test_exported_weights_drive_the_tracker(trained, data_root):
 def test_initial_training_loss_is_near_chance(trained):
     _, _, _, losses = trained
     assert losses[0] < 2.0, losses
-
-
-# ------------------------------------------------------------------------------------- instance embedding loss
-
-
-def test_instance_loss_against_hand_computed_softmax_over_domains():
-    branches = torch.nn.ModuleList(torch.nn.Linear(2, 2) for _ in range(3))
-    with torch.no_grad():
-        for branch, target_row, bias in zip(branches, ([1.0, 0.0], [0.0, 1.0], [1.0, 1.0]), (0.0, 0.5, -1.0)):
-            branch.weight.copy_(torch.tensor([[9.0, 9.0], target_row]))  # row 0 (background) must not count
-            branch.bias.copy_(torch.tensor([5.0, bias]))
-    positives = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
-    # target logits per domain: [2, 0.5, 1] for the first positive, [0, 1.5, 0] for the second
-    first = -np.log(np.exp(0.5) / (np.exp(2.0) + np.exp(0.5) + np.exp(1.0)))
-    second = -np.log(np.exp(1.5) / (np.exp(0.0) + np.exp(1.5) + np.exp(0.0)))
-    loss = instance_loss(positives, branches, domain_index=1)
-    assert loss.item() == pytest.approx((first + second) / 2, rel=1e-6)
-
-
-def test_instance_weight_teaches_other_domains_branches_to_reject_this_target(sequences, tmp_path):
-    """Without the loss a step moves only its own domain's branch; with it, every branch's target row learns."""
-    for weight, others_move in ((0.0, False), (0.1, True)):
-        trainer = make_trainer(sequences, tmp_path / f"run{weight}", instance_weight=weight, iterations=1)
-        domain = int(np.random.default_rng(trainer.config.seed).permutation(2)[0])  # the first step's domain
-        before = state_copy(trainer.model.head.branches)
-        trainer.fit(progress=False)
-        after = trainer.model.head.branches.state_dict()
-        other = f"{1 - domain}.weight"
-        assert torch.equal(after[other], before[other]) != others_move
-        if others_move:  # only the target row (1) is in the loss: weight decay alone moves the background row
-            config = trainer.config
-            decay = 1 - config.lr * config.fc6_lr_mult * config.weight_decay
-            torch.testing.assert_close(after[other][0], before[other][0] * decay, rtol=1e-6, atol=1e-9)
-            assert not torch.allclose(after[other][1], before[other][1] * decay, rtol=1e-4, atol=1e-7)
-        assert not torch.equal(after[f"{domain}.weight"], before[f"{domain}.weight"])
-
-
-def test_negative_instance_weight_is_a_user_error(sequences, tmp_path):
-    with pytest.raises(UserError, match="instance_weight"):
-        make_trainer(sequences, tmp_path / "run", instance_weight=-0.1)
-
-
-# ------------------------------------------------------------------------------------------------ weight averaging
-def test_average_from_exports_the_mean_of_the_later_iterations_and_leaves_training_alone(sequences, tmp_path):
-    # One after the other: each trainer seeds torch's generator (dropout) when it is built.
-    plain = make_trainer(sequences, tmp_path / "plain", iterations=4)
-    plain_losses = [plain.train_step(*plain.next_batch()) for _ in range(4)]
-    averaged = make_trainer(sequences, tmp_path / "averaged", iterations=4, average_from=0.5)  # steps 3 and 4
-    after = []
-    for loss_plain in plain_losses:
-        assert averaged.train_step(*averaged.next_batch()) == loss_plain  # the same run: only the export differs
-        after.append(state_copy(averaged.model.head))
-    assert averaged.average_count == 2
-    exported = averaged.export().head.state_dict()
-    for name in ("fc4.0.weight", "fc4.0.bias", "fc5.1.weight", "fc5.1.bias"):
-        torch.testing.assert_close(exported[name], (after[2][name] + after[3][name]) / 2, msg=name)
-        assert torch.equal(plain.export().head.state_dict()[name], after[3][name])  # off: the last iteration's
-        assert torch.equal(averaged.model.head.state_dict()[name], after[3][name])  # training keeps its own
-    # The branch tracking starts from is not averaged (tracking replaces it).
-    assert torch.equal(exported["branches.0.weight"], after[3]["branches.0.weight"])
-
-
-def test_the_average_survives_a_checkpoint(sequences, tmp_path):
-    first = make_trainer(sequences, tmp_path / "run", average_from=0.5)  # 6 steps: steps 4-6 averaged
-    first.fit(max_steps=5, progress=False)  # checkpoint after step 4 (epoch 2)
-    resumed = make_trainer(sequences, tmp_path / "run", average_from=0.5)
-    assert resumed.resume() and resumed.step == 4 and resumed.average_count == 1
-    resumed.fit(progress=False)
-    straight = make_trainer(sequences, tmp_path / "straight", average_from=0.5)
-    straight.fit(progress=False)
-    assert resumed.average_count == straight.average_count == 3
-    for name, value in straight.average.items():
-        torch.testing.assert_close(resumed.average[name], value, rtol=1e-4, atol=1e-6, msg=name)
-
-
-@pytest.mark.parametrize("value", [-0.1, 1.0])
-def test_average_from_outside_zero_to_one_is_a_user_error(sequences, tmp_path, value):
-    with pytest.raises(UserError, match="average_from"):
-        make_trainer(sequences, tmp_path / "run", average_from=value)
 
 
 # ---------------------------------------------------------------------------------------------------------- resume

@@ -12,7 +12,7 @@ from conftest import moving_target_clip, require_shared_data, write_image_folder
 from twintrack.configs import load_config
 from twintrack.errors import UserError
 from twintrack.data import Sequence, discover, from_got10k, read_box_file
-from twintrack.train.pairs import PRECROP_SIZE, PairSampler, label_map, motion_blur, negative_label_map
+from twintrack.train.pairs import PRECROP_SIZE, PairSampler, label_map
 
 # ---------------------------------------------------------------------------------------------------- label maps
 
@@ -232,70 +232,3 @@ def test_discover_shared_training_data():
         assert np.isfinite(sequence.boxes).all() and (sequence.boxes[:, 2:] > 1).all()
     raccoon = discover(require_shared_data("images", "raccoon"))
     assert len(raccoon) == 217 and all(s.still for s in raccoon)
-
-
-# ------------------------------------------------------------------------- negative pairs and motion blur (issue 11)
-
-
-def test_motion_blur_spreads_a_point_along_its_line():
-    image = np.zeros((21, 21, 3), np.uint8)
-    image[10, 10] = 210
-    horizontal = motion_blur(image, 7, 0.0)
-    # A 7-pixel line kernel: the point becomes 7 pixels of 210 / 7 = 30 along the row, nothing above or below.
-    np.testing.assert_array_equal(horizontal[10, 7:14, 0], np.full(7, 30))
-    assert horizontal[:, :, 0].sum() == pytest.approx(210, abs=4) and horizontal[9].max() == 0
-    vertical = motion_blur(image, 7, 90.0)
-    np.testing.assert_array_equal(vertical[7:14, 10, 1], np.full(7, 30))
-    assert vertical[10, 9].max() == 0 and vertical[10, 11].max() == 0
-
-
-def test_negative_label_map_is_all_negative_with_half_the_weight():
-    labels, weights = negative_label_map(5)
-    assert labels.shape == weights.shape == (5, 5) and not labels.any()
-    np.testing.assert_allclose(weights, 0.5 / 25)
-
-
-def constant_sequence(root: Path, name: str, value: int, frames: int = 3) -> Sequence:
-    """A sequence whose every pixel is ``value``: a crop shows which sequence it came from."""
-    images = [np.full((60, 60, 3), value, np.uint8) for _ in range(frames)]
-    folder = write_image_folder(root / name, images)
-    paths = tuple(str(p) for p in sorted(folder.iterdir()))
-    return Sequence(name, paths, np.tile([[20.0, 20.0, 20.0, 20.0]], (frames, 1)))
-
-
-def test_negative_pairs_take_the_search_from_another_sequence(tmp_path):
-    sequences = [constant_sequence(tmp_path, "dark", 40), constant_sequence(tmp_path, "bright", 200)]
-    config = small_train_config(negative_pair_prob=1.0, color_jitter=0.0, gray_prob=0.0, stretch=0.0,
-                                max_shift=0)
-    sampler = PairSampler(sequences, config)
-    rng = np.random.default_rng(0)
-    for _ in range(6):
-        exemplar, search, labels, weights = sampler.sample(rng)
-        assert {int(exemplar.mean().round()), int(search.mean().round())} == {40, 200}
-        assert not labels.any() and weights.sum() == pytest.approx(0.5)
-
-
-def test_without_a_second_sequence_negative_pairs_fall_back_to_positive(tmp_path):
-    sampler = PairSampler([constant_sequence(tmp_path, "only", 90)], small_train_config(negative_pair_prob=1.0))
-    _, _, labels, weights = sampler.sample(np.random.default_rng(0))
-    assert labels.sum() > 0 and weights.sum() == pytest.approx(1.0)
-
-
-def test_motion_blur_prob_one_blurs_every_search(tmp_path):
-    sequences = tiny_sequences(tmp_path, count=1)
-    plain = PairSampler(sequences, small_train_config()).sample(np.random.default_rng(3))
-    blurred = PairSampler(sequences, small_train_config(motion_blur_prob=1.0)).sample(np.random.default_rng(3))
-    np.testing.assert_array_equal(plain[0], blurred[0])  # the exemplar is never blurred
-    # Blur smooths the noise background: neighbouring pixels differ less.
-    roughness = [np.abs(np.diff(s[1].astype(np.float32), axis=1)).mean() for s in (plain, blurred)]
-    assert roughness[1] < 0.8 * roughness[0]
-
-
-@pytest.mark.parametrize("key,value", [("negative_pair_prob", 1.5), ("motion_blur_prob", -0.1),
-                                       ("motion_blur_max", 2)])
-def test_bad_augmentation_settings_are_user_errors(tmp_path, key, value):
-    from twintrack.train.siamfc_trainer import SiamFCTrainer
-
-    with pytest.raises(UserError, match=key):
-        SiamFCTrainer(small_train_config(**{key: value}), tiny_sequences(tmp_path), tmp_path / "run",
-                      torch.device("cpu"))

@@ -201,14 +201,3 @@ def test_resume_from_an_older_checkpoint_names_the_missing_keys(sequences, inter
         make_trainer(sequences, run_dir).resume()
 
 
-@pytest.mark.parametrize("freeze_bn", [False, True])
-def test_freeze_bn_keeps_batchnorm_statistics_while_weights_learn(sequences, tmp_path, freeze_bn):
-    trainer = make_trainer(sequences, tmp_path / "run", freeze_bn=freeze_bn, lr=0.01)
-    bn = trainer.model.backbone.conv1[1]
-    assert isinstance(bn, torch.nn.BatchNorm2d)
-    mean_before, conv_before = bn.running_mean.clone(), trainer.model.backbone.conv1[0].weight.detach().clone()
-    trainer.fit(max_steps=2, progress=False)
-    assert not torch.equal(trainer.model.backbone.conv1[0].weight, conv_before)  # the weights learn either way
-    assert torch.equal(bn.running_mean, mean_before) == freeze_bn
-    # two steps, each running the backbone twice (exemplars, then searches)
-    assert bn.num_batches_tracked.item() == (0 if freeze_bn else 4)

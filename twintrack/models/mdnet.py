@@ -128,18 +128,13 @@ class MDNetHead(nn.Module):
         [background, target]. Starting at fc5 lets online updates reuse cached fc4 outputs (py-MDNet's in_layer).
         ``generator``: where training-mode dropout draws its masks (default: torch's global RNG).
         """
-        return self.branches[branch](self.embed(x, in_layer, generator))
-
-    def embed(self, x: torch.Tensor, in_layer: str = "fc4", generator: torch.Generator | None = None) -> torch.Tensor:
-        """What every fc6 branch reads, (N, 512): fc4, fc5 and fc6's dropout. Training scores one embedding with
-        every branch (the instance embedding loss)."""
         if in_layer == "fc4":
             x = self.fc4(x)
         elif in_layer != "fc5":
             raise ValueError(f"in_layer must be 'fc4' or 'fc5', not {in_layer!r}")
         dropout5, linear5, relu5 = self.fc5  # a Sequential for the weights' names (fc5.1.weight)
         x = relu5(linear5(dropout(x, dropout5, generator)))
-        return dropout(x, self.fc6_dropout, generator)
+        return self.branches[branch](dropout(x, self.fc6_dropout, generator))
 
 
 class MDNet(nn.Module):

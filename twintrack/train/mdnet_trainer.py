@@ -8,11 +8,6 @@ negatives (IoU <= 0.5) in all. The conv layers start from the SiamFC-trained bac
 An epoch is one cycle over the domains (py-MDNet's "cycle"): ``len(domains)`` iterations, each domain once, in a
 seeded order. The run is ``iterations`` iterations (its last epoch may be partial). Epochs are the unit of the
 schedule keys (``lr_schedule``, ``lr_step_epochs``, ``switch_epoch``) and of ``checkpoint_every``, as for SiamFC.
-
-``average_from`` exports the mean of the shared layers' weights over the run's later iterations (stochastic weight
-averaging, Izmailov et al., UAI 2018) instead of the last iteration's: 4,000 iterations over ~70 domains end
-wherever the last few domains pulled the weights, and one training seed's val AUC differs from another's by up to
-0.045 (docs/selection.md, session 12). The training itself is unchanged; only what is exported is averaged.
 """
 
 from __future__ import annotations
@@ -65,21 +60,6 @@ def init_head(head, scheme: str = "kaiming") -> None:
         torch.nn.init.zeros_(branch.bias)
 
 
-def instance_loss(positives: torch.Tensor, branches, domain_index: int) -> torch.Tensor:
-    """RT-MDNet's instance embedding loss: softmax over domains of every branch's target logit on one domain's
-    positive embeddings (N, 512), cross-entropy towards that domain.
-
-    The classification loss only asks a branch to tell its target from that video's background; this one asks the
-    shared fc4/fc5 to map different objects apart, so that the fresh branch of a new video can tell its target from
-    a look-alike of another kind.
-    """
-    target_weights = torch.stack([branch.weight[1] for branch in branches])  # (K, 512)
-    target_biases = torch.stack([branch.bias[1] for branch in branches])
-    logits = positives @ target_weights.T + target_biases  # (N, K)
-    labels = torch.full((len(positives),), domain_index, dtype=torch.long, device=positives.device)
-    return F.cross_entropy(logits, labels)
-
-
 class MDNetTrainer(Trainer):
     WEIGHTS = WEIGHTS
     ARCH = "mdnet_vggm"
@@ -115,10 +95,6 @@ class MDNetTrainer(Trainer):
         self.samples_per_step = config.frames_per_iter
         self.optimizer, self.scheduler = build_optimization(config, groups, self.epochs)
         self.rng = np.random.default_rng(config.seed)
-        # average_from: the running mean of the shared layers (fc4, fc5; the conv layers where they learn) over the
-        # iterations past average_start.
-        self.average_start = int(config.average_from * config.iterations) if config.average_from > 0 else None
-        self.average: dict[str, torch.Tensor] = {}
 
     # ------------------------------------------------------------------------------------------------- samples
     def _frame_samples(self, sequence: Sequence, index: int):
@@ -189,51 +165,14 @@ class MDNetTrainer(Trainer):
             feature_map = model.features(images.to(self.device))
         feature_map = feature_map.float()
         rois = torch.cat([pos_rois, neg_rois]).to(self.device)
-        head = model.head
-        embedding = head.embed(model.pool(feature_map, rois))  # one embedding that every branch can score
-        logits = head.branches[domain_index](embedding)
+        logits = model.classify(model.pool(feature_map, rois), domain_index)
         labels = torch.cat([torch.ones(len(pos_rois)), torch.zeros(len(neg_rois))]).long().to(self.device)
         loss = F.cross_entropy(logits, labels)
-        if self.config.instance_weight > 0:
-            loss = loss + self.config.instance_weight * instance_loss(
-                embedding[: len(pos_rois)], head.branches, domain_index)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.head.parameters(), 10.0)
         self.optimizer.step()
-        self._add_to_average()
         return loss.detach()
-
-    # ----------------------------------------------------------------------------------------- weight averaging
-    def _shared_parameters(self) -> dict[str, torch.Tensor]:
-        """The learnt parameters that tracking keeps (not the per-domain fc6 branches), by state-dict name."""
-        return {name: p for name, p in self.model.named_parameters()
-                if p.requires_grad and not name.startswith("head.branches.")}
-
-    @property
-    def average_count(self) -> int:
-        """How many iterations the running mean holds: those run past average_start."""
-        return 0 if self.average_start is None else max(0, self.step - self.average_start)
-
-    def _add_to_average(self) -> None:
-        """After an optimizer step: fold the weights into the running mean once the run is past average_start (the
-        step being run is number self.step + 1, the mean's count after it that minus average_start)."""
-        if self.average_start is None or self.step + 1 <= self.average_start:
-            return
-        count = self.step + 1 - self.average_start
-        with torch.no_grad():
-            for name, param in self._shared_parameters().items():
-                if name not in self.average:
-                    self.average[name] = param.detach().clone()
-                else:
-                    self.average[name] += (param.detach() - self.average[name]) / count
-
-    def extra_state(self) -> dict:
-        return {"average": dict(self.average)}
-
-    def load_extra_state(self, payload: dict) -> None:
-        # Checkpoints load onto the CPU; the running mean is updated against the parameters, on the training device.
-        self.average = {name: value.to(self.device) for name, value in payload.get("average", {}).items()}
 
     def tracking_network(self) -> MDNet:
         return self.export()
@@ -243,7 +182,6 @@ class MDNetTrainer(Trainer):
         with torch.random.fork_rng(devices=[]):  # building a module draws init weights: keep training's RNG intact
             single = MDNet(num_branches=1, dropout=self.config.dropout)
         state = {k: v for k, v in self.model.state_dict().items() if not k.startswith("head.branches.")}
-        state.update(self.average)  # average_from: the averaged shared layers (empty until the run is past its start)
         state.update({f"head.branches.0.{k}": v for k, v in self.model.head.branches[0].state_dict().items()})
         single.load_state_dict(state)
         return single

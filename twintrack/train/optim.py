@@ -39,16 +39,6 @@ def check_train_config(config) -> None:
         # Switching before any Adam step would leave no SWATS estimate and make the optimizer plain SGD.
         raise UserError(f"adam_then_sgd needs switch_epoch >= 1 (got {config.switch_epoch}); use optimizer=momentum "
                         "for SGD from the start")
-    for key in ("negative_pair_prob", "motion_blur_prob", "distill_weight"):
-        value = getattr(config, key, 0.0)
-        if not 0.0 <= value <= 1.0:
-            raise UserError(f"{key} must be in [0, 1], got {value}")
-    if getattr(config, "motion_blur_max", 3) < 3:
-        raise UserError(f"motion_blur_max must be >= 3 pixels, got {config.motion_blur_max}")
-    if getattr(config, "instance_weight", 0.0) < 0:
-        raise UserError(f"instance_weight must be >= 0 (0: off), got {config.instance_weight}")
-    if not 0 <= getattr(config, "average_from", 0.0) < 1:
-        raise UserError(f"average_from must be in [0, 1) (0: off), got {config.average_from}")
     dropout = getattr(config, "dropout", 0.0)
     if not 0.0 <= dropout < 1.0:
         raise UserError(f"dropout must be in [0, 1), got {dropout}")

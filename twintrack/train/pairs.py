@@ -19,8 +19,7 @@ from twintrack.models.backbone import VGGM
 from twintrack.data.images import read_image
 from twintrack.data.sequences import Sequence
 from twintrack.data.packs import PRECROP_SIZE, precrop_geometry
-from twintrack.weights.nanotrack import nanotrack_paths
-from twintrack.train.teacher import NanoTeacher
+
 
 def precrop(image: np.ndarray, box, exemplar_size: int, context: float) -> np.ndarray:
     """The search-scale region around ``box`` that a pack stores per frame (see train/pack.py)."""
@@ -50,24 +49,6 @@ class CropCache:
         else:
             self._crops.move_to_end(key)
         return crop
-
-
-def motion_blur(image: np.ndarray, length: int, angle_deg: float) -> np.ndarray:
-    """``image`` smeared along a line of ``length`` pixels at ``angle_deg`` (a normalised line kernel)."""
-    kernel = np.zeros((length, length), np.float32)
-    kernel[length // 2, :] = 1.0
-    centre = ((length - 1) / 2, (length - 1) / 2)
-    rotation = cv2.getRotationMatrix2D(centre, angle_deg, 1.0)
-    kernel = cv2.warpAffine(kernel, rotation, (length, length))
-    kernel /= kernel.sum()
-    return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT)
-
-
-def negative_label_map(response_size: int):
-    """Labels and weights of a negative pair: every cell a negative, together half the weight (as in label_map)."""
-    labels = np.zeros((response_size, response_size), np.float32)
-    weights = np.full_like(labels, 0.5 / labels.size)
-    return labels, weights
 
 
 def label_map(response_size: int, stride: int, r_pos: float, r_neg: float, offset_xy=(0.0, 0.0)):
@@ -106,10 +87,6 @@ class PairSampler:
         self.video_weights = np.sqrt(lengths) / np.sqrt(lengths).sum() if len(lengths) else None
         self.cache = cache or CropCache(config.exemplar_size, config.context)
         self.response_size = VGGM.output_size(config.search_size) - VGGM.output_size(config.exemplar_size) + 1
-        self.teacher = None
-        if config.distill_weight > 0:
-            self.teacher = NanoTeacher(*nanotrack_paths(config.distill_teacher, user="distill_weight > 0",
-                                                        option="distill_teacher=PATH"))
 
     def _pick_frames(self, rng: np.random.Generator) -> tuple[Sequence, int, int]:
         use_still = self.stills and (not self.videos or rng.random() < self.config.image_pair_prob)
@@ -162,40 +139,14 @@ class PairSampler:
             target_offset = target_offset * np.array([-1.0, 1.0])
         return self._color(rng, image, gray), target_offset
 
-    def _other_frame(self, rng: np.random.Generator, sequence: Sequence) -> tuple[Sequence, int] | None:
-        """A random frame of another sequence or still set (a negative pair's search); None if there is none."""
-        pool = [s for s in self.videos + self.stills if s is not sequence]
-        if not pool:
-            return None
-        other = pool[rng.integers(len(pool))]
-        return other, int(rng.integers(len(other)))
-
     def sample(self, rng: np.random.Generator):
         cfg = self.config
         sequence, first, second = self._pick_frames(rng)
-        negative = cfg.negative_pair_prob > 0 and rng.random() < cfg.negative_pair_prob
-        search_sequence = sequence
-        if negative:
-            other = self._other_frame(rng, sequence)
-            negative = other is not None
-            if negative:
-                search_sequence, second = other
         flip = rng.random() < cfg.flip_prob
         gray = rng.random() < cfg.gray_prob
         exemplar, _ = self._cut(rng, self.cache.get(sequence, first), cfg.exemplar_size, 0, flip, gray)
-        search, offset = self._cut(rng, self.cache.get(search_sequence, second), cfg.search_size, cfg.max_shift,
-                                   flip, gray)
-        if cfg.motion_blur_prob > 0 and rng.random() < cfg.motion_blur_prob:
-            search = motion_blur(search, int(rng.integers(3, cfg.motion_blur_max + 1)), float(rng.uniform(0, 180)))
-        if negative:
-            labels, weights = negative_label_map(self.response_size)
-        else:
-            labels, weights = label_map(self.response_size, cfg.total_stride, cfg.r_pos, cfg.r_neg, offset)
-            if self.teacher is not None:
-                # Positive pairs only: the teacher never saw negative pairs in its training and scores the centred
-                # object of an unrelated sequence 0.7 (median over 30 such pairs), where the truth is 0.
-                soft = self.teacher.soft_labels(exemplar, search, self.response_size, cfg.total_stride)
-                labels = (1 - cfg.distill_weight) * labels + cfg.distill_weight * soft
+        search, offset = self._cut(rng, self.cache.get(sequence, second), cfg.search_size, cfg.max_shift, flip, gray)
+        labels, weights = label_map(self.response_size, VGGM.total_stride, cfg.r_pos, cfg.r_neg, offset)
         return exemplar, search, labels, weights
 
     def batch(self, rng: np.random.Generator, size: int):

@@ -87,10 +87,6 @@ class SiamFCTrainer(Trainer):
     def step_loss(self, exemplars, searches, labels, weights) -> torch.Tensor:
         """One optimizer step; returns the loss as a device tensor (reading it would wait for the GPU)."""
         self.net.train()
-        if self.config.freeze_bn:
-            for module in self.model.modules():
-                if isinstance(module, torch.nn.BatchNorm2d):
-                    module.eval()
         device = self.device
         exemplars = exemplars.to(device, non_blocking=True).float().contiguous(memory_format=self.memory_format)
         searches = searches.to(device, non_blocking=True).float().contiguous(memory_format=self.memory_format)

@@ -1,7 +1,6 @@
 """Where NanoTrack v2's two ONNX files are: twintrack neither ships nor downloads them, the user names them.
 
-Two users read them: the ``nano`` baseline (eval/baselines.py) and SiamFC training's distillation teacher
-(train/teacher.py), so the lookup sits below both.
+The ``nano`` baseline (eval/baselines.py) reads them.
 """
 
 from __future__ import annotations
