@@ -1,12 +1,13 @@
 """Fit MDNet's lost-target map on training sequences: score = sigmoid(score_scale * fc6 score + score_shift).
 
-    .venv/bin/python bench/calibrate.py [--set KEY=VALUE ...] [--seeds 0 1 2] [--label-iou 0.2] [--out runs/select]
+    python bench/calibrate.py [--set KEY=VALUE ...] [--seeds 0 1 2] [--label-iou 0.2] [--out runs/select]
+                              [--data DATA_ROOT]
 
 Reads the per-frame raw fc6 scores that bench/selection.py cached for that setting on the training fold (run it
 first; this script tracks nothing itself), labels each frame "on target" when the box overlaps the ground truth by
 at least --label-iou, and fits a one-variable logistic regression by Newton's method. The fit uses training
 sequences only; the table it prints on val (if val runs are cached) is a check, never an input. Put the two
-numbers in twintrack/configs/mdnet.yaml.
+numbers in twintrack/configs/mdnet.yaml. --out and --data must be those of the bench/selection.py run.
 """
 
 from __future__ import annotations
@@ -18,16 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from selection import ROOT, run_key, split_sequences
+from twintrack import create_tracker
+from twintrack.configs import parse_overrides
+from twintrack.eval.paths import RUNS, data_root
+from twintrack.eval.selection import record_path, run_key, split_sequences
+from twintrack.geometry import iou
 
 
-def load_frames(folder: Path, split: str, sequences) -> tuple[np.ndarray, np.ndarray]:
-    """(raw scores, IoU with the ground truth) of every update() frame with a known box."""
-    from twintrack.geometry import iou
-
+def load_frames(out: Path, key: str, split: str, sequences) -> tuple[np.ndarray, np.ndarray]:
+    """(raw scores, IoU with the ground truth) of every update() frame with a known box, from the cached runs."""
     raw, overlap = [], []
     for sequence in sequences:
-        path = folder / f"{split}_{sequence.name}.json"
+        path = record_path(out, key, split, sequence.name)
         if not path.exists():
             raise SystemExit(f"calibrate.py: no cached run {path}; run bench/selection.py with this setting first")
         record = json.loads(path.read_text())
@@ -66,23 +69,22 @@ def report(name: str, raw, overlap, a: float, b: float, label_iou: float) -> Non
 
 
 def main(argv=None) -> int:
-    from twintrack.configs import parse_overrides
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     parser.add_argument("--weights")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--label-iou", type=float, default=0.2)
-    parser.add_argument("--out", default=str(ROOT / "runs" / "select"))
+    parser.add_argument("--out", type=Path, default=RUNS / "select", help="bench/selection.py's run cache")
+    parser.add_argument("--data", type=Path, help=f"data root holding sot/train and sot/val (default: {data_root()})")
     args = parser.parse_args(argv)
     overrides = parse_overrides(args.set)
     fits = {}
     for split in ("fold", "val"):
         raw, overlap = [], []
         for seed in args.seeds:
-            folder = Path(args.out) / run_key("mdnet", overrides, seed, args.weights)
+            key = run_key(create_tracker, "mdnet", overrides, seed, args.weights)
             try:
-                seed_raw, seed_overlap = load_frames(folder, split, split_sequences(split))
+                seed_raw, seed_overlap = load_frames(args.out, key, split, split_sequences(split, data=args.data))
             except SystemExit:
                 if split == "fold":
                     raise

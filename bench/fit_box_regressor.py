@@ -1,8 +1,7 @@
-"""Fit SiamFC's box regression offline, across training sequences, instead of on each video's first frame
-(experimental; session 14, docs/selection.md):
+"""Fit SiamFC's offline box regression (the shipped ``bbreg_prior``) across training sequences:
 
-    .venv/bin/python bench/fit_box_regressor.py --data runs/data_nofold --out runs/box_regressor.safetensors
-        [--every 3] [--boxes 8] [--lambdas 100 1000 10000 100000]
+    python bench/fit_box_regressor.py --out runs/box_regressor.safetensors [--data DATA_ROOT/sot/train]
+        [--every 3] [--boxes 8] [--lambdas 1e4 1e5 1e6 1e7]
 
 The first-frame regression (`use_bbreg`) learns one video's first box, loose or not, and one view of the target.
 This one sees many targets at many sizes: on every --every-th frame of each sequence it simulates SiamFC's box
@@ -11,14 +10,18 @@ SiamFC's search crop around it, pools --boxes jittered boxes with MDNet's RoIAli
 accumulates the ridge regression's normal equations from those boxes to the true one. The ridge weight is chosen on
 the last fifth of the sequences (by name) held out from the fit, then the fit is redone on all of them. On the
 held-out sequences it also prints the error of each one's own first-frame regression (`use_bbreg`) and of that
-regression with this fit as its prior (`bbreg_prior`). It reads no val and no fold sequence: pass a folder without
-them (runs/data_nofold holds the 53 training sequences outside the fold), so that val and the fold judge it
-(`bench/selection.py --tracker siamfc --set use_bbreg=true bbreg_prior=OUT`; `rest` is its training data).
+regression with this fit as its prior (`bbreg_prior`).
 
-Checks (session 15): ``--samples tracked`` fits on the paper's SiamFC's own boxes instead of simulated ones (its
-held-out figures are then on SiamFC's real errors); ``--compare FILE`` prints another prior's error on the same
-held-out boxes, alone and under the first-frame fit (fair only for a FILE written with ``--no-refit``, which leaves
-the held-out sequences out of the saved fit); ``--first-lambda`` sets that first-frame fit's ``bbreg_lambda``.
+It reads no val sequence, and it leaves out the selection fold (every 8th sequence of --data by name, as
+twintrack/eval/selection.py defines it), so that val and the fold can judge the fit
+(`bench/selection.py --tracker siamfc --set bbreg_prior=OUT`). The shipped prior is this command with its
+defaults (DATA_ROOT: $TWINTRACK_DATA, else ../shared/data beside the repository); its record is
+twintrack/weights/bbreg_prior.json.
+
+Checks: ``--samples tracked`` fits on the paper's SiamFC's own boxes instead of simulated ones (its held-out
+figures are then on SiamFC's real errors); ``--compare FILE`` prints another prior's error on the same held-out
+boxes, alone and under the first-frame fit (fair only for a FILE written with ``--no-refit``, which leaves the
+held-out sequences out of the saved fit); ``--first-lambda`` sets that first-frame fit's ``bbreg_lambda``.
 """
 
 from __future__ import annotations
@@ -31,14 +34,13 @@ import numpy as np
 import torch
 from safetensors.numpy import save_file
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import twintrack  # noqa: E402
-from twintrack.data import discover  # noqa: E402
-from twintrack.data.images import read_image  # noqa: E402
-from twintrack.geometry import context_size, crop_and_resize, iou  # noqa: E402
-from twintrack.tracker.bbreg import BoxRegressor, load_regressor, regression_targets  # noqa: E402
+import twintrack
+from twintrack.data import discover
+from twintrack.data.images import read_image
+from twintrack.eval.paths import sot_folder
+from twintrack.eval.selection import fold_and_rest
+from twintrack.geometry import context_size, crop_and_resize, iou
+from twintrack.tracker.bbreg import BoxRegressor, load_regressor, regression_targets
 
 
 def simulated_boxes(rng: np.random.Generator, truth: np.ndarray, first_aspect: float, count: int) -> np.ndarray:
@@ -128,11 +130,12 @@ def tracked_samples(rng: np.random.Generator, sequence, every: int, count: int, 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--data", default=str(sot_folder("train")), help="training sequences (default: %(default)s)")
+    parser.add_argument("--out", required=True, help="the regression file to write (.safetensors)")
     parser.add_argument("--every", type=int, default=3)
     parser.add_argument("--boxes", type=int, default=8)
-    parser.add_argument("--lambdas", type=float, nargs="+", default=[1e2, 1e3, 1e4, 1e5])
+    parser.add_argument("--lambdas", type=float, nargs="+", default=[1e4, 1e5, 1e6, 1e7],
+                        help="ridge weights to choose from on the held-out sequences")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare", help="another prior file to check on the same held-out boxes (fair only if it "
                         "was fitted without them: write it with --no-refit)")
@@ -141,9 +144,13 @@ def main(argv=None) -> int:
     parser.add_argument("--first-lambda", type=float, help="the first-frame fit's bbreg_lambda (default: the preset's)")
     parser.add_argument("--samples", choices=("simulated", "tracked"), default="simulated",
                         help="simulated SiamFC boxes around the truth, or the paper's SiamFC's own tracked boxes")
+    parser.add_argument("--keep-fold", action="store_true", help="fit on the selection fold too (default: left out)")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     sequences = [s for s in discover(args.data) if not s.still]
+    if not args.keep_fold:
+        fold, sequences = fold_and_rest(sequences)
+        print(f"left out the selection fold: {', '.join(s.name for s in fold)}")
     held_out = {s.name for s in sorted(sequences, key=lambda s: s.name)[-(len(sequences) // 5):]}
     # The tracker cuts and pools the crops, and fits the first-frame regressions the offline one is compared with.
     overrides = {} if args.first_lambda is None else {"bbreg_lambda": args.first_lambda}

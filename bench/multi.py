@@ -1,16 +1,17 @@
 """Several objects per frame: MultiTracker's cost per frame against one object, measured in the same run.
 
-    .venv/bin/python bench/multi.py [--tracker siamfc] [--objects 1 2 4 8] [--frames 30] [--repeats 2]
+    python bench/multi.py [--tracker siamfc] [--objects 1 2 4 8] [--frames 30] [--repeats 2]
         [--layout spread|cluster] [--sizes same|mixed] [--clock cpu|wall] [--threads 1] [--set scale_mode=pyramid]
         [--device cpu|cuda]
 
 Cost is CPU time of this process per frame (`--clock cpu`, the default), which stays meaningful on a machine shared
 with other jobs; `--clock wall` measures elapsed time instead (use it on an idle machine). `--device cuda` (the
-issue's GPU goal: 16 objects at most 2x one) always uses the wall clock: a GPU's work is not this process's CPU time.
+goal there: 16 objects at most 2x one) always uses the wall clock: a GPU's work is not this process's CPU time.
 Every update returns boxes on the host, so each frame's time includes its device-to-host copies.
 
-Objects are boxes spread over the first frame of val/bag (or --video). Each count runs --repeats times, interleaved
-with the others so load drift on a shared machine hits every count alike; the table gives the best run per count.
+Objects are boxes spread over the first frame of DATA_ROOT/sot/val/bag (DATA_ROOT: $TWINTRACK_DATA, else
+../shared/data beside the repository) or of --video. Each count runs --repeats times, interleaved with the others
+so load drift on a shared machine hits every count alike; the table gives the best run per count.
 Columns: MultiTracker with `share_features=True` (one shared feature map where it pays, batched crops otherwise),
 MultiTracker as shipped (batched crops, `share_features=False`), and the naive loop (one independent tracker per
 object, update() one after another). Ratios are to the default (batched crops) with the first object count.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,8 +30,8 @@ import torch
 import twintrack
 from twintrack.app.multi import MultiTracker
 from twintrack.app.sources import open_source
-
-DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "sot" / "val" / "bag"
+from twintrack.configs import parse_overrides
+from twintrack.eval.paths import sot_folder
 
 
 def object_boxes(count: int, width: int, height: int, layout: str, sizes: str, side: float = 48):
@@ -81,7 +81,7 @@ def time_loop(frames, boxes, args) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tracker", default="siamfc")
-    parser.add_argument("--video", default=str(DEFAULT_VIDEO))
+    parser.add_argument("--video", default=str(sot_folder("val") / "bag"))
     parser.add_argument("--objects", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="tracker config overrides")
     args = parser.parse_args()
-    args.overrides = dict(item.split("=", 1) for item in args.set)
+    args.overrides = parse_overrides(args.set)
     if args.device == "cuda":
         args.clock = "wall"
     torch.set_num_threads(args.threads)

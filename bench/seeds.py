@@ -1,13 +1,14 @@
 """A stochastic tracker's accuracy over several seeds: MDNet's single-seed AUC on sot/val swings by about 0.03.
 
-    .venv/bin/python bench/seeds.py [--tracker mdnet] [--seeds 0 1 2 3 4 5] [--workers 2] [--weights FILE]
-                                    [--data ../shared/data/sot/val] [--out DIR] [--set key=value ...]
+    python bench/seeds.py [--tracker mdnet] [--seeds 0 1 2 3 4 5] [--workers 2] [--weights FILE]
+                          [--data DATA_ROOT/sot/val] [--out DIR] [--set key=value ...]
 
 Each seed is one `twintrack eval` run (got10k tracking loop, OTB one-pass protocol) into DIR/seed<N>, so finished
 seeds are kept when the command is run again with the same --out. Prints the AUC, precision at 20 px and
 normalized precision of each seed, their mean and standard deviation, and the per-sequence AUC averaged over seeds
 (with its min-max across seeds), which shows which sequences are settled and which hinge on one event.
 SiamFC is deterministic: for the validation table's comparison it is enough to run it once (bench/val_table.py).
+DATA_ROOT is $TWINTRACK_DATA, else ../shared/data beside the repository.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ import torch
 from twintrack.cli import main as twintrack_main
 from twintrack.eval.got10k_adapter import open_benchmark
 from twintrack.eval.jobs import load_run
-
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sot" / "val"
+from twintrack.eval.paths import sot_folder
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--data", default=str(sot_folder("val")), help="a folder of sequences")
     parser.add_argument("--tracker", default="mdnet")
     parser.add_argument("--weights")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])

@@ -1,7 +1,7 @@
 """SiamFC's lost-target score: fit its logistic calibration on training sequences, measure it on others.
 
-    .venv/bin/python bench/siamfc_lost.py fit     [--data ../shared/data/sot/train] [--weights FILE]
-    .venv/bin/python bench/siamfc_lost.py measure [--data ../shared/data/sot/val]   [--weights FILE]
+    python bench/siamfc_lost.py fit     [--data DATA_ROOT/sot/train] [--weights FILE]
+    python bench/siamfc_lost.py measure [--data DATA_ROOT/sot/val]   [--weights FILE]
 
 Samples, per sequence: the tracker is initialised on the first annotated frame; on up to ``--per-sequence``
 later frames its search region is placed where tracking would put it (the true centre moved by a tracking error
@@ -17,14 +17,14 @@ versions of the frame:
 ``fit`` fits a logistic regression (present vs the two absent kinds, classes weighted equally) and prints the
 config lines for ``twintrack/configs/siamfc.yaml``. ``measure`` scores the samples with the config's calibration
 (and ``--set`` overrides) and prints how well the score separates present from absent: the ROC AUC and the share of
-each kind on the right side of 0.5. Fit on training sequences only; measure on val without tuning on it.
+each kind on the right side of 0.5. Fit on training sequences only; measure on val without tuning on it. DATA_ROOT
+is $TWINTRACK_DATA, else ../shared/data beside the repository.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -32,11 +32,11 @@ import torch
 
 from twintrack import create_tracker
 from twintrack.configs import parse_overrides
+from twintrack.data.images import read_image
+from twintrack.eval.paths import sot_folder
 from twintrack.eval.sequences import load_folder_sequences
 from twintrack.geometry import context_size, xywh_to_cxcywh
-from twintrack.app.sources import read_image
 
-SOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sot"
 FEATURES = ("peak", "ratio", "psr")
 KINDS = ("present", "painted out", "elsewhere")
 
@@ -46,7 +46,7 @@ def place(tracker, center, size) -> None:
     cfg = tracker.config
     tracker.center = np.asarray(center, dtype=np.float64)
     tracker.target_size = np.asarray(size, dtype=np.float64)
-    tracker.exemplar_side = max(context_size(tracker.target_size, cfg.context), cfg.min_exemplar_side)
+    tracker.exemplar_side = context_size(tracker.target_size, cfg.context)  # as init() sizes it
     tracker.search_side = tracker.exemplar_side * cfg.search_size / cfg.exemplar_size
 
 
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="SiamFC config overrides")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    data = args.data or str(SOT / ("train" if args.mode == "fit" else "val"))
+    data = args.data or str(sot_folder("train" if args.mode == "fit" else "val"))
     tracker = create_tracker("siamfc", weights=args.weights, device="cpu", **parse_overrides(args.set))
     features, kinds = collect(tracker, load_folder_sequences(data), args.per_sequence)
     print(f"{data}: {len(kinds)} samples")

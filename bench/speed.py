@@ -1,25 +1,31 @@
-"""Tracking speed on CPU beside OpenCV CSRT, measured in the same run on the same frames.
+"""Tracking speed beside OpenCV CSRT, measured in the same run on the same frames.
 
-    .venv/bin/python bench/speed.py [--sequence ../shared/data/sot/val/bag] [--frames 120] [--threads 2] [--mdnet]
-    .venv/bin/python bench/speed.py --sequence ../shared/data/sot/val --frames 0      # every frame of every sequence
-    .venv/bin/python bench/speed.py --profile [siamfc|mdnet] [--profile-frames 60] [--set key=value ...]
-    python bench/speed.py --device cuda --sequence demo --mdnet     # twintrack on a GPU (bench/gpu_check.sh)
+    python bench/speed.py [--sequence DATA_ROOT/sot/val/bag] [--frames 120] [--threads 2] [--mdnet] [--twin]
+    python bench/speed.py --sequence DATA_ROOT/sot/val --frames 0      # every frame of every sequence
+    python bench/speed.py --profile [siamfc|mdnet] [--profile-frames 60] [--set key=value ...]
+    python bench/speed.py --crops [--device cuda]                      # device crops against cv2 crops
+    python bench/speed.py --device cuda --sequence demo --mdnet        # on a GPU (scripts/gpu_bench.sh)
 
 Times update() only (frames decoded beforehand), after a few warm-up frames, and prints fps and the ratio to
 CSRT for SiamFC's inference settings, OpenCV's NanoTrack v2 (when its ONNX files are found: ``--nano-model``,
-default ../shared/models/nanotrack), with ``--mdnet`` MDNet's two feature paths and with ``--twin`` the twin.
+default $TWINTRACK_NANOTRACK, else models/nanotrack beside the data root) and VitTrack (likewise: ``--vit-model``,
+$TWINTRACK_VITTRACK, models/vittrack), with ``--mdnet`` MDNet's two feature paths and with ``--twin`` the twin.
 ``--sequence`` is one sequence folder or a folder of them; with several, each sequence runs every tracker in turn
-(CSRT first and last) and fps is total frames over total time. These machines are noisy: read the ratios, not the
-bare times.
+(CSRT first and last) and fps is total frames over total time. A shared machine is noisy: read the ratios, not
+the bare times. DATA_ROOT is $TWINTRACK_DATA, else ../shared/data beside the repository.
 
 ``--profile`` instead tracks with SiamFC and/or MDNet (both when none is named), reading each frame from disk, and
 prints where the time goes: ms per stage for init() and per update() (mean over the frames after warm-up), from a
 StageTimer attached to the tracker. ``--set`` overrides apply to the profiled tracker(s) (and to MDNet's rows).
 
+``--crops`` instead times the crops the trackers cut per frame: cv2 on the CPU and one upload per batch of crops,
+against the frame uploaded once and every crop cut there by one grid_sample (twintrack/tracker/device_crop.py), and
+prints their largest difference in grey levels.
+
 ``--device`` (default cpu) runs SiamFC and MDNet there (OpenCV's trackers stay on the CPU); on CUDA every update()
 ends in a device-to-host copy of its scores, so the times include the GPU's work. ``--sequence demo`` (or a video
 file with a ``.json`` beside it holding ``init_box``) times the clip shipped for ``twintrack demo``, decoded into
-memory first: what a machine without ../shared has.
+memory first: what a machine without the data has.
 """
 
 from __future__ import annotations
@@ -41,20 +47,17 @@ from twintrack import create_tracker
 from twintrack.configs import parse_overrides
 from twintrack.data.images import read_image
 from twintrack.errors import UserError
-from twintrack.eval.baselines import OpenCVTracker, nanotrack_paths
+from twintrack.eval.baselines import OpenCVTracker, nanotrack_paths, vittrack_path
+from twintrack.eval.paths import default_nanotrack, default_vittrack, sot_folder
 from twintrack.eval.sequences import load_folder_sequences
+from twintrack.geometry import crop_and_resize
+from twintrack.tracker.device_crop import crop_resize, upload_frame
 from twintrack.tracker.timing import StageTimer
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-DEFAULT_SEQUENCE = SHARED / "data" / "sot" / "val" / "bag"
-DEFAULT_NANO = SHARED / "models" / "nanotrack"
-
-PAPER = {"scale_mode": "search3", "scale_num": 3, "scale_step": 1.0375}  # SiamFC-3s as published (before)
+PAPER = {"scale_mode": "search3", "scale_num": 3, "scale_step": 1.0375}  # SiamFC-3s as published
 VARIANTS = {
     "siamfc search3 fp32 (the paper: 3 crops, 3 backbone passes)": {**PAPER, "precision": "fp32"},
     "siamfc pyramid fp32 (1 search crop, 1 backbone pass)": {"scale_mode": "pyramid", "precision": "fp32"},
-    "siamfc search3, precision auto": PAPER,
-    "siamfc search3, scale every 2nd frame, precision auto": {**PAPER, "scale_interval": 2},
     "siamfc [default: preset scale_mode, precision auto]": {},
 }
 
@@ -185,16 +188,76 @@ def profile(name: str, sequence, n_frames: int, warmup: int, overrides: dict, we
           f"without |")
 
 
+# (label, crops per frame, output side, side in frame pixels as a share of the frame's shorter side): SiamFC's
+# pyramid and search3 search crops and its exemplars, MDNet's region and its per-crop path (256 candidates).
+CROP_CASES = (("siamfc search, 1 x 255", 1, 255, 0.8), ("siamfc search3, 3 x 255", 3, 255, 0.8),
+              ("siamfc exemplars, 5 x 127", 5, 127, 0.4), ("mdnet region, 1 x 255", 1, 255, 0.9),
+              ("mdnet crop path, 256 x 107", 256, 107, 0.25))
+
+
+def time_crops(sequence, device: torch.device, n_frames: int = 60) -> None:
+    """Print ms per frame of cv2 crops uploaded per batch against device crops (one upload, one grid_sample), and
+    their largest difference in grey levels."""
+    frames = [read_frame(f) for f in sequence.frames[:n_frames]]
+    height, width = frames[0].shape[:2]
+    colour = frames[0].reshape(-1, 3).mean(axis=0)
+    rng = np.random.default_rng(0)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def cv2_crops(frame, centres, sides, size):
+        crops = np.stack([crop_and_resize(frame, c, s, size, colour) for c, s in zip(centres, sides)])
+        return torch.from_numpy(crops).to(device).permute(0, 3, 1, 2).float()
+
+    def device_crops(frame, centres, sides, size):
+        return crop_resize(upload_frame(frame, device), centres, sides, size, colour)
+
+    print(f"{sequence.name}: {len(frames)} frames of {width}x{height}, device {device}\n")
+    print("| crops per frame | cv2 + upload (ms/frame) | device crop (ms/frame) | speed-up | max abs diff (grey levels) |")
+    print("|---|---|---|---|---|")
+    for label, count, size, share in CROP_CASES:
+        centres = np.column_stack([rng.uniform(0, width, count), rng.uniform(0, height, count)])
+        sides = share * min(height, width) * rng.uniform(0.9, 1.1, count)
+        ms = {}
+        for name, cut in (("cv2", cv2_crops), ("device", device_crops)):
+            for frame in frames[:5]:  # warm-up: kernels, allocator
+                cut(frame, centres, sides, size)
+            sync()
+            start = time.perf_counter()
+            for frame in frames:
+                cut(frame, centres, sides, size)
+            sync()
+            ms[name] = 1000 * (time.perf_counter() - start) / len(frames)
+        diff = float((cv2_crops(frames[0], centres, sides, size) - device_crops(frames[0], centres, sides, size))
+                     .abs().max())
+        print(f"| {label} | {ms['cv2']:.3f} | {ms['device']:.3f} | {ms['cv2'] / ms['device']:.2f}x | {diff:.2f} |")
+
+
 def nano_model(option: str | None):
     """The NanoTrack v2 files to time, or None (the row is skipped) when none were given and the default is absent."""
-    if option is None and not DEFAULT_NANO.is_dir():
+    if option is None and default_nanotrack() is None:
         return None
     try:
-        return nanotrack_paths(option or DEFAULT_NANO)
+        return nanotrack_paths(option or default_nanotrack())
     except UserError as err:
         if option is not None:
             raise
         print(f"NanoTrack v2 row skipped: {err}")
+        return None
+
+
+def vit_model(option: str | None):
+    """The VitTrack file to time, or None (the row is skipped) when none was given and the default is absent."""
+    if option is None and default_vittrack() is None:
+        return None
+    try:
+        return vittrack_path(option or default_vittrack())
+    except UserError as err:
+        if option is not None:
+            raise
+        print(f"VitTrack row skipped: {err}")
         return None
 
 
@@ -207,6 +270,9 @@ def contenders(args, overrides: dict):
     nano = nano_model(args.nano_model)
     if nano is not None:
         rows.append(("OpenCV NanoTrack v2", lambda: OpenCVTracker("nano", model=nano), None))
+    vit = vit_model(args.vit_model)
+    if vit is not None:
+        rows.append(("OpenCV VitTrack", lambda: OpenCVTracker("vit", model=vit), None))
     if args.mdnet:
         # The slow per-crop path only on the first --mdnet-frames of each sequence.
         for label, variant, limit in (
@@ -227,14 +293,17 @@ def contenders(args, overrides: dict):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sequence", default=str(DEFAULT_SEQUENCE),
+    parser.add_argument("--sequence", default=str(sot_folder("val") / "bag"),
                         help="a sequence folder or a folder of them; 'demo' (the shipped demo clip) or a video file "
                         "with <stem>.json holding init_box, decoded into memory first")
     parser.add_argument("--device", default="cpu", help="device of SiamFC and MDNet: cpu (default), cuda, cuda:N")
     parser.add_argument("--weights", help="SiamFC weights (default: shipped)")
     parser.add_argument("--mdnet-weights", help="MDNet weights (default: shipped)")
     parser.add_argument("--nano-model", help="NanoTrack v2: BACKBONE.onnx,HEAD.onnx or their folder "
-                                             f"(default: {DEFAULT_NANO} when it exists)")
+                                             "(default: $TWINTRACK_NANOTRACK, else models/nanotrack beside "
+                                             "the data root when it exists)")
+    parser.add_argument("--vit-model", help="VitTrack's ONNX file or its folder (default: $TWINTRACK_VITTRACK, else "
+                                            "models/vittrack beside the data root when it exists)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--frames", type=int, default=120, help="frames per sequence (0: all)")
     parser.add_argument("--mdnet", action="store_true", help="also time MDNet (RoIAlign and per-crop paths)")
@@ -245,12 +314,16 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", nargs="*", choices=("siamfc", "mdnet"),
                         help="only print time per stage of these trackers (both when none is named)")
     parser.add_argument("--profile-frames", type=int, default=60)
+    parser.add_argument("--crops", action="store_true", help="only time device crops against cv2 crops")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="config overrides for the profiled tracker(s) and MDNet's rows")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     sequences = load_sequences(args.sequence)
     overrides = parse_overrides(args.set)
+    if args.crops:
+        time_crops(sequences[0], torch.device(args.device))
+        return 0
     if args.profile is not None:
         print(f"{sequences[0].name}, torch threads {args.threads}, torch {torch.__version__}{device_note(args)}")
         for name in args.profile or ("siamfc", "mdnet"):

@@ -1,18 +1,15 @@
-"""bench/occlusion.py: the occlusion stress split hides the target where and when it says, and reads back."""
+"""twintrack/eval/occlusion.py: the occlusion stress split hides the target where and when it says, and reads back."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from twintrack.eval import occlusion
 from twintrack.eval.sequences import EvalSequence, load_folder_sequences
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import occlusion  # noqa: E402
 
 
 @pytest.mark.parametrize("count, window", [(13, (4, 3)), (82, (25, 12)), (892, (268, 20)), (4, (2, 1)), (3, (2, 0))])
@@ -65,30 +62,3 @@ def test_a_written_sequence_hides_the_target_with_one_patch_and_keeps_every_othe
               for i in range(6, 9)]
     np.testing.assert_array_equal(covers[0], covers[1])
     np.testing.assert_array_equal(covers[0], covers[2])
-
-
-def test_selection_counts_lost_reports_on_hidden_and_visible_update_frames_apart():
-    import selection
-
-    nan = [np.nan] * 4
-    sequence = EvalSequence("toy", ("a",) * 6, np.array([[0, 0, 5, 5]] * 3 + [nan, nan] + [[0, 0, 5, 5]], float))
-    # Frame 0 is init's (never counted); hidden frames 3, 4: one lost; visible update frames 1, 2, 5: one lost.
-    record = {"sequence": "toy", "lost": [True, False, True, True, False, False]}
-    assert selection.lost_rates([record], [sequence]) == (0.5, 1 / 3)
-    unhidden = EvalSequence("toy", ("a",) * 6, np.zeros((6, 4)))
-    assert selection.lost_rates([record], [unhidden]) is None
-
-
-def test_selection_calls_a_win_narrower_than_a_tenth_of_the_seed_spread_narrow_until_six_seeds():
-    import selection
-
-    # Session 14's MDNet colour term on val at seeds 0-2: +0.0003 over a default whose seed std is 0.025.
-    base, cand = np.array([0.499, 0.536, 0.489]), np.array([0.505, 0.521, 0.499])
-    assert selection.split_verdict(base, cand, wins=7, losses=4) == "narrow"
-    assert selection.split_verdict(base, cand + 0.01, wins=7, losses=4) == "wins"  # +0.010 > 0.1 x 0.025
-    assert selection.split_verdict(base, cand + 0.01, wins=4, losses=4) == "does not win"  # item 3(b)
-    assert selection.split_verdict(base, cand - 0.01, wins=7, losses=4) == "does not win"
-    six = np.array([0.499, 0.536, 0.489, 0.480, 0.524, 0.512])
-    assert selection.split_verdict(six, six + 0.001, wins=6, losses=5) == "wins"  # at six seeds the mean decides
-    # A deterministic tracker (one run): no spread, any win counts.
-    assert selection.split_verdict(np.array([0.458]), np.array([0.459]), wins=5, losses=4) == "wins"
