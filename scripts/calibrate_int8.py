@@ -1,11 +1,12 @@
 """Write the shipped int8 backbone model: calibrate on training crops, save beside the weights with its sha256.
 
-    .venv/bin/python scripts/calibrate_int8.py                 # ../shared/data/sot/train, 128 frames, seed 0
-    .venv/bin/python scripts/calibrate_int8.py --check         # recompute and compare with the shipped file
+    python scripts/calibrate_int8.py                 # DATA_ROOT/sot/train, 128 frames, seed 0
+    python scripts/calibrate_int8.py --check         # recompute and compare with the shipped file
 
-Training sequences only (never val). Deterministic: the same data, count and seed give the same bytes, so
-``--check`` verifies the shipped file. The shipped SiamFC and MDNet weights share one backbone, so one model
-serves both (it is looked up by the weights' fingerprint).
+Training sequences only (never val); DATA_ROOT is $TWINTRACK_DATA, else ../shared/data beside the repository.
+Deterministic: the same data, count and seed give the same bytes, so ``--check`` verifies the shipped file. The
+shipped SiamFC and MDNet weights share one backbone, so one model serves both (it is looked up by the weights'
+fingerprint). For your own weights, `twintrack export --int8` calibrates a model beside the export.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from twintrack.data import discover
+from twintrack.eval.paths import REPOSITORY, sot_folder
 from twintrack.models import SiamFCNet
 from twintrack.runtime.calibration import (
     SHIPPED_TABLE,
@@ -25,16 +27,15 @@ from twintrack.runtime.calibration import (
 )
 from twintrack.weights import default_weights, load_weights
 
-ROOT = Path(__file__).resolve().parents[1]
 FILE_NAME = "vggm_int8.onnx"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared/data/sot/train"), help="training sequences")
+    parser.add_argument("--data", default=str(sot_folder("train")), help="training sequences")
     parser.add_argument("--frames", type=int, default=128, help="frames drawn (one 255 search crop each)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(ROOT / "twintrack/weights"), help="folder for the model and int8.json")
+    parser.add_argument("--out", default=str(REPOSITORY / "twintrack" / "weights"), help="folder for the model and int8.json")
     parser.add_argument("--check", action="store_true", help="compare with the shipped file instead of writing")
     args = parser.parse_args()
 
