@@ -112,13 +112,6 @@ class SiamFCTracker:
         # search_crop() checks and converts the frame; locate() reads only its size.
         return self.locate(frame, self.embed(self.search_crop(frame)))
 
-    def continue_from(self, box) -> None:
-        """Go on from ``box`` (x, y, w, h), found by someone else (the twin's MDNet): the next search centres on it
-        at its size, within min_scale..max_scale of the first; the template stays the first frame's."""
-        box = np.asarray(box, dtype=np.float64)
-        self.center = box[:2] + box[2:] / 2
-        self._take_size(box[2:])  # the size, and the search and exemplar regions with it
-
     # ------------------------------------------------------------------------------- split per-frame stages
     def search_regions(self) -> np.ndarray:
         """(k, 3) float array of (cx, cy, side) in frame pixels: the regions search_crop() cuts, in its order; each
@@ -247,18 +240,6 @@ class SiamFCTracker:
         """``box`` (x, y, w, h) refined by the regressor from its features in this frame's best search crop."""
         boxes = np.asarray(box, dtype=np.float64)[None]
         return self.regressor.predict(self._pool(feat, boxes, center, side), boxes)[0]
-
-    def _take_size(self, size: np.ndarray) -> None:
-        """Take ``size`` (w, h) as the tracked size; the search and exemplar regions scale with its geometric mean,
-        which stays within min_scale..max_scale of the first size's."""
-        cfg = self.config
-        new = np.maximum(size, 1.0)
-        drift = float(np.sqrt(np.prod(new / self.initial_size)))  # geometric-mean size over the first frame's
-        new = new * float(np.clip(drift, cfg.min_scale, cfg.max_scale)) / drift
-        change = float(np.sqrt(np.prod(new / self.target_size)))
-        self.target_size = new
-        self.exemplar_side *= change
-        self.search_side *= change
 
     def _update_scale(self, factor: float) -> None:
         """Scale the tracked size and regions by ``factor`` blended at scale_lr towards 1."""
