@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from twintrack.errors import UserError
 
@@ -45,6 +47,21 @@ def add_tracker(parser: argparse.ArgumentParser, default: str | None = "siamfc",
 
 def add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+
+
+def check_output_folder(folder: str | Path, option: str = "--out") -> None:
+    """A folder a command will create or write into, checked before any work: refused when it is a file, lies under
+    a file, or cannot be written. Nothing is created here."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{option} '{folder}' is a file; give a folder")
+    existing = folder
+    while not existing.exists():  # the nearest part of the path that is there ('.' at the latest)
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{option} '{folder}' lies under '{existing}', which is a file; give a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{option} '{folder}': '{existing}' is not writable; choose another folder")
 
 
 def add_overrides(parser: argparse.ArgumentParser, what: str = "config overrides") -> None:

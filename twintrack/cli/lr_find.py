@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from twintrack.cli.common import add_device, add_overrides
+from twintrack.cli.common import add_device, add_overrides, check_output_folder
 from twintrack.cli.train import add_init_weights, add_trainable_tracker, build_trainer
 from twintrack.errors import UserError
+from twintrack.optional import require
 from twintrack.train.lr_find import lr_range_test, write_outputs
 
 
@@ -41,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"lr-find needs 0 < --lr-min < --lr-max (got {args.lr_min:g}, {args.lr_max:g})")
     if args.steps < 2:
         raise UserError(f"lr-find needs --steps >= 2 (got {args.steps})")
+    # What the end needs, checked before the steps: they are lost when lr_find.csv and lr_find.png cannot be written.
+    check_output_folder(args.out)
+    require("matplotlib.figure", "lr-find's plot (lr_find.png)", extra="train")
     device = resolve_device(args.device)
     sequences = load_all(args.data)
     with tempfile.TemporaryDirectory(prefix="twintrack-lr-find-") as scratch:

@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     """``twintrack train``; under torchrun (``torchrun --nproc_per_node N -m twintrack train ...``, which sets
     WORLD_SIZE, RANK and LOCAL_RANK) each process joins the group here and trains a DistributedDataParallel replica
     on its shard of every epoch; rank 0 writes the run folder. NCCL on GPUs, gloo on CPUs."""
+    check_train_extras(args)
     if "WORLD_SIZE" not in os.environ or dist.is_initialized():
         return _run(args)
     wants_cpu = args.device == "cpu"
@@ -142,6 +143,20 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     finally:
         dist.destroy_process_group()
+
+
+def check_train_extras(args: argparse.Namespace) -> None:
+    """The train extra's packages this run will import, checked before any data is read or file written (the core
+    install has none of them): TensorBoard (tb/) and matplotlib (curves.png) for every run but --overfit-batch,
+    pytorch-optimizer for the optimizers it brings."""
+    from twintrack.optional import require
+
+    if not args.overfit_batch:
+        require("tensorboard", "twintrack train (its TensorBoard logs in tb/)", extra="train")
+        require("matplotlib", "twintrack train (its curves.png)", extra="train")
+    config = get_tracker(args.tracker).load_train_config(args.overrides, path=args.config)
+    if getattr(config, "optimizer", "") in ("adabound", "swats"):
+        require("pytorch_optimizer", f"twintrack train (optimizer '{config.optimizer}')", extra="train")
 
 
 def _run(args: argparse.Namespace) -> int:
