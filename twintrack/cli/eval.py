@@ -131,22 +131,36 @@ def _sections(bench: Benchmark, specs, instances, performance, results_dir, out,
     sections.append(("Resolved configs", [("code", yaml.safe_dump(configs, sort_keys=False) if configs else
                                            "# OpenCV baselines only: default OpenCV parameters\n")]))
     sections.append(("Weights", [_weights_table(specs)]))
+    sections.append(("Runtime", ["What computed the numbers besides config and weights; a result computed by "
+                                 "another engine, library version or processor is redone.", _runtime_table(specs)]))
     sections.append(("Run", [f"{jobs_run} sequence runs this time in {elapsed:.0f} s; results in "
                              f"{results_dir} (got10k layout, 1-based boxes)."]))
     return sections
 
 
 def _with_records(specs, instances):
-    """Each spec with its provenance record: tracker, resolved config hash, weights sha256, seed."""
+    """Each spec with its provenance record: tracker, resolved config hash, weights sha256, seed, and what runs
+    them (engine, library versions, processor: provenance.runtime_record of the built tracker)."""
     import dataclasses
 
-    from twintrack.eval.provenance import tracker_record
+    from twintrack.eval.provenance import runtime_record, tracker_record
 
     weights = {row[0]: row[2] for row in _weights_table(specs)[1]}
     return [dataclasses.replace(spec, record=tracker_record(
         spec.name, spec.baseline, None if spec.baseline else _config_dict(instances[spec.name]),
-        weights[spec.name] if weights[spec.name] != "-" else None, None if spec.baseline else spec.seed))
+        weights[spec.name] if weights[spec.name] != "-" else None, None if spec.baseline else spec.seed,
+        None if spec.baseline else runtime_record(instances[spec.name])))
         for spec in specs]
+
+
+def _runtime_table(specs):
+    """What computed each tracker's numbers, from its provenance record."""
+    header = ["tracker", "engine", "torch", "onnxruntime", "OpenCV", "processor"]
+    rows = [[s.name, "OpenCV" if s.baseline else s.record.get("engine", "-"),
+             s.record.get("torch") or "-", s.record.get("onnxruntime") or "-", s.record.get("opencv") or "-",
+             "; ".join(p for p in (s.record.get("cpu"), s.record.get("gpu")) if p) or "-"]
+            for s in specs]
+    return header, rows
 
 
 def _got10k_table(protocol, performance, names):
