@@ -14,7 +14,7 @@ from PIL import Image
 
 from twintrack.cli import main
 
-# got10k is the eval extra's; a machine without it (the lent GPU) skips this module instead of failing collection.
+# got10k is the eval extra's; a machine without it skips this module instead of failing collection.
 VOT = pytest.importorskip("got10k.datasets").VOT
 
 from twintrack.eval.got10k_adapter import Got10kTracker, make_experiment, open_benchmark
