@@ -12,8 +12,8 @@ the last fifth of the sequences (by name) held out from the fit, then the fit is
 held-out sequences it also prints the error of each one's own first-frame regression (`use_bbreg`) and of that
 regression with this fit as its prior (`bbreg_prior`).
 
-It reads no val sequence, and it leaves out the selection fold (every 8th sequence of --data by name, as
-twintrack/eval/selection.py defines it), so that val and the fold can judge the fit
+It reads no val sequence, and it leaves out the sequences of the selection fold (DATA_ROOT/sot/train's every 8th
+by name, twintrack/eval/selection.py) that --data holds, so that val and the fold can judge the fit
 (`bench/selection.py --tracker siamfc --set bbreg_prior=OUT`). The shipped prior is this command with its
 defaults (DATA_ROOT: $TWINTRACK_DATA, else ../shared/data beside the repository); its record is
 twintrack/weights/bbreg_prior.json.
@@ -38,7 +38,7 @@ import twintrack
 from twintrack.data import discover
 from twintrack.data.images import read_image
 from twintrack.eval.paths import sot_folder
-from twintrack.eval.selection import fold_and_rest
+from twintrack.eval.selection import split_sequences
 from twintrack.geometry import context_size, crop_and_resize, iou
 from twintrack.tracker.bbreg import BoxRegressor, load_regressor, regression_targets
 
@@ -144,13 +144,15 @@ def main(argv=None) -> int:
     parser.add_argument("--first-lambda", type=float, help="the first-frame fit's bbreg_lambda (default: the preset's)")
     parser.add_argument("--samples", choices=("simulated", "tracked"), default="simulated",
                         help="simulated SiamFC boxes around the truth, or the paper's SiamFC's own tracked boxes")
-    parser.add_argument("--keep-fold", action="store_true", help="fit on the selection fold too (default: left out)")
+    parser.add_argument("--keep-fold", action="store_true",
+                        help="fit on the selection fold's sequences too (default: left out)")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     sequences = [s for s in discover(args.data) if not s.still]
     if not args.keep_fold:
-        fold, sequences = fold_and_rest(sequences)
-        print(f"left out the selection fold: {', '.join(s.name for s in fold)}")
+        fold = {s.name for s in split_sequences("fold")}
+        print(f"left out the selection fold: {', '.join(s.name for s in sequences if s.name in fold) or 'none'}")
+        sequences = [s for s in sequences if s.name not in fold]
     held_out = {s.name for s in sorted(sequences, key=lambda s: s.name)[-(len(sequences) // 5):]}
     # The tracker cuts and pools the crops, and fits the first-frame regressions the offline one is compared with.
     overrides = {} if args.first_lambda is None else {"bbreg_lambda": args.first_lambda}
