@@ -47,7 +47,7 @@ def plot_failure_roc(curves: dict, out_dir: str | Path, name: str = "failure_roc
     ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1)
     ax.set_xlabel("successes flagged (score at or below threshold)")
     ax.set_ylabel(f"failures flagged (IoU < {FAILURE_IOU})")
-    ax.set_title("Failure ROC: the score against the tracker's own failures")
+    ax.set_title("Failure ROC of the score")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
@@ -70,7 +70,8 @@ def plot_score_iou(frames: dict, out_dir: str | Path, name: str = "score_iou.png
         ax.axvline(FAILURE_IOU, color="0.4", linestyle=":", linewidth=1)
         ax.axhline(0.5, color="0.4", linestyle=":", linewidth=1)
         ax.set_title(tracker, fontsize=9)
-        ax.set_xlim(0, 1)
+        ax.set_xlim(-0.02, 1)  # failures pile up at IoU 0: keep them off the axis
+        ax.set_ylim(-0.02, 1.02)  # one scale for every tracker
         ax.set_xlabel("IoU with the truth", fontsize=8)
         ax.set_ylabel("score", fontsize=8)
         ax.grid(alpha=0.3)
