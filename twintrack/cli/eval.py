@@ -21,6 +21,7 @@ from twintrack.errors import UserError
 from twintrack.eval.baselines import NANOTRACK_ENV, VITTRACK_ENV
 from twintrack.eval.got10k_adapter import KINDS, Benchmark, make_experiment, open_benchmark, parse_dataset_spec
 from twintrack.eval.jobs import TrackerSpec, load_run, run_jobs, stale_jobs, vot_failures
+from twintrack.eval.lock import eval_lock, settings_hash
 
 
 def add_parsers(subparsers) -> None:
@@ -71,6 +72,23 @@ def run(args: argparse.Namespace) -> int:
     configs = {spec.name: spec.build() for spec in specs}
     specs = _with_records(specs, configs)
     out = Path(args.out)
+    # One run at a time in --out (eval/lock.py): the same settings wait and reuse, other settings are refused.
+    settings = settings_hash({"dataset": [bench.kind, str(Path(bench.root).resolve()), bench.split],
+                              "trackers": [spec.record for spec in specs]})
+
+    def say_waiting(pid) -> None:
+        print(f"twintrack: waiting for twintrack eval (pid {pid}), which runs the same settings into '{out}'; its "
+              "results will be reused", flush=True)
+
+    def say_taken_over(pid) -> None:
+        print(f"twintrack: '{out}' was locked by twintrack eval pid {pid}, which ended without finishing; taken over")
+
+    with eval_lock(out, settings, on_wait=say_waiting, on_takeover=say_taken_over):
+        return _evaluate(args, bench, specs, configs, out)
+
+
+def _evaluate(args: argparse.Namespace, bench: Benchmark, specs, configs, out: Path) -> int:
+    """Run the stale jobs, then write the report (under the --out lock)."""
     results_dir = out / "results"
     # A stored result is reused only when its provenance record matches this run (eval/provenance.py).
     jobs, reruns = stale_jobs(bench, specs, results_dir, args.overwrite)
