@@ -40,16 +40,17 @@ def assert_one_error_line(result: subprocess.CompletedProcess, *fragments: str) 
     return lines[0]
 
 
-def kill_when(args, ready, timeout: float = 300, sig: int = signal.SIGKILL) -> subprocess.CompletedProcess:
-    """Start the CLI, wait until ``ready()`` is true (polling the files it writes), then send ``sig`` (SIGKILL).
+def kill_when(args, ready, timeout: float = 300, sig: int = signal.SIGKILL, then: int | None = None
+              ) -> subprocess.CompletedProcess:
+    """Start the CLI, wait until ``ready()`` is true (polling the files it writes), then send ``sig`` (SIGKILL), and
+    ``then`` right after it when given.
 
     Returns the finished process (returncode -9 when the kill landed, 0 when the run ended first).
     """
-    # A suite started in the background (`cmd &` in a script) inherits SIGINT ignored, and Python then never
-    # raises KeyboardInterrupt: give the child the default disposition, as a terminal's Ctrl-C would find it.
+    # A suite started in the background (`cmd &` in a script) inherits SIGINT ignored, and under nohup SIGHUP:
+    # give the child the default dispositions, as a terminal's Ctrl-C or a closed terminal would find them.
     process = subprocess.Popen(cli_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               errors="replace", env=cli_env(),
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               errors="replace", env=cli_env(), preexec_fn=default_stop_signals)
     deadline = time.monotonic() + timeout
     try:
         while process.poll() is None and not ready():
@@ -58,12 +59,19 @@ def kill_when(args, ready, timeout: float = 300, sig: int = signal.SIGKILL) -> s
             time.sleep(0.02)  # polling the run's files, not a timing assertion
         if process.poll() is None:
             os.kill(process.pid, sig)
+            if then is not None:
+                os.kill(process.pid, then)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def default_stop_signals() -> None:
+    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, signal.SIG_DFL)
 
 
 def file_limit(blocks_of_512: int):

@@ -6,11 +6,18 @@ Sources yield HxWx3 RGB uint8 frames: OpenCV's BGR is converted here, at the edg
 A source never ends early in silence (docs/reliability.md): a video that stops before the frame count in its header
 (cut short, or a frame that cannot be decoded) and a frame whose size differs from the first frame's raise a
 UserError naming the frame, after every good frame before it has been yielded.
+
+Where a file cannot be opened or written, our one-line UserError says so: OpenCV's and FFmpeg's own log lines
+(``[ WARN:0@...]``, ``moov atom not found``) are kept quiet there (``quiet_opencv``).
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -27,6 +34,65 @@ from twintrack.optional import available
 URL_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 # How long to wait for a stream to open or deliver a frame before giving up (OpenCV's FFmpeg default is 30 s).
 STREAM_TIMEOUT_MS = 10_000
+
+
+# Containers whose PyAV muxer takes ``movflags`` (the MP4 family).
+MP4_FAMILY = (".mp4", ".mov", ".m4v")
+
+
+@contextmanager
+def quiet_opencv():
+    """OpenCV's log (``[ WARN ]`` lines) off while it opens a file or device whose failure we report ourselves.
+
+    FFmpeg's own log (inside OpenCV) is set once, from OPENCV_FFMPEG_LOGLEVEL, when OpenCV first opens a file
+    with it: set here unless the user chose a level.
+    """
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
+def link_problem(path) -> str | None:
+    """``"a symbolic link loop"`` or ``"a broken symbolic link"`` when ``path`` cannot be followed, else None."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a symbolic link loop (it leads back to itself through links)"
+        if os.path.islink(path):
+            return "a broken symbolic link (it points to nothing)"
+    return None
+
+
+def special_file(path) -> str | None:
+    """What an existing file that is not a regular file is (a FIFO, a device, a socket); None otherwise."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
+
+
+def video_output_problem(path) -> str | None:
+    """Why an annotated video cannot be written at ``path`` (None when it can be tried)."""
+    problem = link_problem(path)
+    if problem:
+        return f"'{path}' is {problem}; remove the link or choose another name"
+    kind = special_file(path)
+    if kind:
+        return (f"'{path}' is {kind}, not a regular file: a video's index is written when it closes, so it needs a "
+                "regular file; give a file name")
+    return None
 
 
 def is_url(spec: str) -> bool:
@@ -69,7 +135,8 @@ class VideoSource(FrameSource):
         self.stream = isinstance(target, str) and is_url(target)
         self.name = f"camera {target}" if isinstance(target, int) else redact_url(target) if self.stream else target
         capture = self._open()
-        ok, frame = capture.read()
+        with quiet_opencv():
+            ok, frame = capture.read()
         if not ok or frame is None:
             capture.release()
             if isinstance(target, int):
@@ -89,6 +156,10 @@ class VideoSource(FrameSource):
         self._capture = capture
 
     def _open(self) -> cv2.VideoCapture:
+        with quiet_opencv():
+            return self._open_capture()
+
+    def _open_capture(self) -> cv2.VideoCapture:
         if self.stream:
             # Bounded waits: a dead camera or a wrong address is an error after seconds, not a hang.
             capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
@@ -161,6 +232,9 @@ def open_source(spec: str) -> FrameSource:
     if is_url(spec):
         return VideoSource(spec)
     path = Path(spec)
+    problem = link_problem(path)
+    if problem:
+        raise UserError(f"source '{spec}' is {problem}; pass a video file, an image folder or a webcam index")
     if not path.exists():
         raise UserError(f"source '{spec}' does not exist; pass a video file, an image folder or a webcam index")
     if path.is_dir():
@@ -179,6 +253,9 @@ class VideoSink:
         self.frames_written = 0
         if self.path.parent and not self.path.parent.exists():
             raise UserError(f"output video folder '{self.path.parent}' does not exist")
+        problem = video_output_problem(self.path)
+        if problem:
+            raise UserError(f"cannot write video: {problem}")
         self._av = None
         if self.path.suffix.lower() in (".mp4", ".mov", ".mkv", ".m4v") and available("av"):
             self._av = _H264Writer(self.path, fps, self.size)
@@ -187,7 +264,8 @@ class VideoSink:
             return
         self._av = None
         self.codec = "MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"
-        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), fps, self.size)
+        with quiet_opencv():
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), fps, self.size)
         if not self.writer.isOpened():
             raise UserError(f"cannot write video '{path}'; use a .mp4 or .avi name")
 
@@ -213,7 +291,8 @@ class VideoSink:
         """OpenCV's writer reports no write errors (a full disk, a file size limit): read the file back."""
         if not self.frames_written:
             return
-        capture = cv2.VideoCapture(str(self.path))
+        with quiet_opencv():
+            capture = cv2.VideoCapture(str(self.path))
         frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
         capture.release()
         if frames < self.frames_written:
@@ -230,9 +309,10 @@ class _H264Writer:
         self.stream = None
         # yuv420p (what players expect) needs even sides: odd ones get one replicated edge row/column.
         self.even_size = (size[0] + size[0] % 2, size[1] + size[1] % 2)
+        # faststart (MP4 family): the index goes first, so a browser starts playing before the whole file arrived.
+        options = {"movflags": "faststart"} if path.suffix.lower() in MP4_FAMILY else {}
         try:
-            # faststart: the index goes first, so a browser starts playing before the whole file has arrived.
-            self.container = av.open(str(path), mode="w", options={"movflags": "faststart"})
+            self.container = av.open(str(path), mode="w", options=options)
         except (OSError, ValueError) as err:
             raise UserError(f"cannot write video '{path}' ({err})") from None
         for codec in ("libx264", "h264"):

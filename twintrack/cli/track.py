@@ -1,29 +1,34 @@
-"""`twintrack track SOURCE` and `twintrack demo`: sources -> tracker -> sinks. Windows live here only."""
+"""`twintrack track SOURCE` and `twintrack demo`: the tracking loop of app/video.py (TrackingRun), with the annotated
+video, the live window and the messages of a command added here. Windows live here only.
+
+Stop signals: SIGTERM (kill, timeout, docker stop) and SIGHUP (a closed terminal) stop a run as Ctrl-C does: every
+output is closed whole, one line says what was kept, and the exit status is 128 + the signal's number.
+"""
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import contextlib
 import json
 import os
+import signal
 import sys
-import time
 from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from twintrack.app.api import create_tracker
+from twintrack.app.api import backbone_engine, create_tracker
+from twintrack.app.multi import MultiTracker
+from twintrack.app.sources import VideoSink, draw_box, link_problem, open_source, video_output_problem
+from twintrack.app.video import (STANDARD_OUTPUT, Stopped, TrackedVideo, TrackingHooks, TrackingRun, box_file_kind,
+                                 frames_phrase)
 from twintrack.cli.common import add_device, add_overrides, add_tracker
 from twintrack.configs import parse_overrides
 from twintrack.data.images import list_images
 from twintrack.errors import UserError
 from twintrack.geometry import iou
-from twintrack.app.multi import MultiTracker
-from twintrack.app.sources import VideoSink, draw_box, open_source
-from twintrack.app.video import BoxWriter, first_frame_result
 
 # One colour per object id (RGB; Tableau 10): objects stay apart in the annotated video.
 ID_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
@@ -55,9 +60,9 @@ def add_common(parser, default_output=None) -> None:
     parser.add_argument("--output", default=default_output, metavar="VIDEO",
                         help="write an annotated video (.mp4/.avi); runs headless")
     parser.add_argument("--boxes", metavar="FILE",
-                        help="write the boxes, first frame included: .txt one x,y,w,h line per frame; .csv / .json "
-                             "with frame, score and lost; several objects: MOTChallenge rows frame,id,x,y,w,h,score "
-                             "(.json: records with id)")
+                        help="write the boxes, first frame included (- for standard output): .txt one x,y,w,h line "
+                             "per frame; .csv / .json with frame, score and lost; several objects: MOTChallenge rows "
+                             "frame,id,x,y,w,h,score (.csv with a header; .json: records with id)")
     add_tracker(parser)
     parser.add_argument("--weights", metavar="FILE", help="weights .safetensors (default: shipped weights)")
     add_device(parser)
@@ -115,81 +120,49 @@ def select_box(frame_rgb: np.ndarray) -> np.ndarray:
     return np.array([x, y, w, h], dtype=np.float64)
 
 
-def track_source(source, init_box, tracker, output=None, boxes_path=None, show=False, max_frames=None,
-                 reference_boxes=None):
-    """Run a tracker over a source, feeding the sinks. Returns (boxes, seconds spent in update()).
-
-    With a MultiTracker, ``init_box`` is a list of boxes (ids 1, 2, ... in that order) and each item of the
-    returned list is a frame's ``{id: box}``. Boxes go to ``boxes_path`` as they are tracked (flushed per frame),
-    so Ctrl-C, a kill or a late error (a damaged frame) keeps every frame tracked before it.
-    """
-    if show:
-        check_windows("--show", "use --output to write a video instead")
-    several = isinstance(tracker, MultiTracker)
-    frames = iter(source)
-    first = next(frames, None)
-    if first is None:
-        raise UserError(f"{source.name}: holds no frames")
-    # Everything that can refuse the input runs before the progress bar, so an error stays one line.
-    if several:
-        first_rows = [(tracker.add(first, box), first_frame_result(box)) for box in init_box]
-    else:
-        tracker.init(first, init_box)
-        first_rows = [(1, first_frame_result(init_box))]
-    box_file = BoxWriter(boxes_path, several_objects=several) if boxes_path else None
-    try:
-        sink = VideoSink(output, source.fps, (first.shape[1], first.shape[0])) if output else None
-    except UserError:
-        if box_file is not None:
-            box_file.close()
-            box_file.path.unlink()  # nothing tracked yet: leave nothing behind
-        raise
-    boxes, update_seconds = [], 0.0
-    total = source.count if max_frames is None else min(source.count or max_frames, max_frames)
-    bar = tqdm(total=total, unit="frame", desc="tracking", dynamic_ncols=True, file=sys.stderr)
-    try:
-        # islice stops before pulling a frame past --max-frames (a damaged frame there is never read).
-        for index, frame in enumerate(itertools.islice(itertools.chain([first], frames), max_frames)):
-            if index == 0:
-                rows = first_rows
-            else:
-                start = time.perf_counter()
-                rows = sorted(tracker.update(frame).items()) if several else [(1, tracker.update(frame))]
-                update_seconds += time.perf_counter() - start
-            boxes.append({object_id: result.box for object_id, result in rows} if several else rows[0][1].box)
-            if box_file is not None:
-                box_file.write(index + 1, rows)
-            if sink is not None or show:
-                drawn = draw_results(frame, rows, several, first_frame=index == 0)
-                if reference_boxes is not None and index < len(reference_boxes):
-                    drawn = draw_box(drawn, reference_boxes[index], None, color=(255, 255, 0))
-                if sink is not None:
-                    sink.write(drawn)
-                if show:
-                    cv2.imshow("twintrack", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
-                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
-                        break
-            bar.update(1)
-    except UserError as err:
-        raise UserError(f"{err} ({kept_note(len(boxes), output, boxes_path)})") from None
-    except KeyboardInterrupt:
-        print(f"twintrack: interrupted after {len(boxes)} frames; {kept_note(len(boxes), output, boxes_path)}",
-              file=sys.stderr)
-        raise
-    finally:
-        bar.close()
-        if sink is not None:
-            sink.close()
-        if box_file is not None:
-            box_file.close()
-        if show:
-            cv2.destroyAllWindows()
-    return boxes, update_seconds
+# ------------------------------------------------------------------------------------- video, window, messages
 
 
-def kept_note(frame_count: int, output=None, boxes_path=None) -> str:
-    kept = [str(p) for p in (boxes_path, output) if p]
-    return f"the {frame_count} frames tracked before it are in {' and '.join(kept)}" if kept else "nothing was written"
+class Annotated(TrackingHooks):
+    """The command's additions to the tracking loop: the annotated video (--output), the live window (--show), the
+    demo's ground truth drawn in cyan, and the one line naming the backbone engine once tracking starts."""
+
+    def __init__(self, tracker, output=None, fps: float = 25.0, show: bool = False, reference_boxes=None,
+                 weights=None) -> None:
+        self.tracker, self.output, self.fps, self.show = tracker, output, fps, show
+        self.reference_boxes, self.weights = reference_boxes, weights
+        self.several = isinstance(tracker, MultiTracker)
+        self.outputs = (output,) if output else ()
+        self.sink = None
+
+    def start(self, first_frame: np.ndarray) -> None:
+        if self.output:
+            self.sink = VideoSink(self.output, self.fps, (first_frame.shape[1], first_frame.shape[0]))
+        line = engine_line(self.tracker, self.weights)
+        if line:
+            print(line, file=sys.stderr)
+
+    def frame(self, index: int, frame: np.ndarray, rows) -> bool:
+        if self.sink is None and not self.show:
+            return True
+        drawn = draw_results(frame, rows, self.several, first_frame=index == 0)
+        if self.reference_boxes is not None and index < len(self.reference_boxes):
+            drawn = draw_box(drawn, self.reference_boxes[index], None, color=(255, 255, 0))
+        if self.sink is not None:
+            self.sink.write(drawn)
+        if self.show:
+            cv2.imshow("twintrack", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+            if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                return False
+        return True
+
+    def close(self) -> None:
+        try:
+            if self.sink is not None:
+                self.sink.close()
+        finally:
+            if self.show:
+                cv2.destroyAllWindows()
 
 
 def draw_results(frame: np.ndarray, rows, several: bool, first_frame: bool) -> np.ndarray:
@@ -202,10 +175,96 @@ def draw_results(frame: np.ndarray, rows, several: bool, first_frame: bool) -> n
     return frame
 
 
-def check_outputs(inputs: dict, outputs: dict) -> None:
-    """Refuse, before anything is opened, an output that is (or links to) an input or another output.
+def engine_line(tracker, weights=None) -> str | None:
+    """Which backbone engine runs and why, in one line; where int8 is lost for want of a calibration for these
+    weights, the command that writes one."""
+    engine = backbone_engine(tracker)
+    if engine is None:
+        return None
+    line = f"twintrack: backbone engine {engine.name}: {engine.reason}"
+    if engine.needs_calibration:
+        name = getattr(tracker, "name", None) if getattr(tracker, "name", None) in ("siamfc", "mdnet") else "siamfc"
+        line += (f"; int8 runs faster on this CPU: calibrate it once for these weights with `twintrack export "
+                 f"{name} --weights {weights or 'W'} --int8 --calib-data TRAIN_SEQUENCES --out DIR`, then add "
+                 "int8_model=DIR/backbone_int8.onnx to the command")
+    return line
 
-    ``inputs``/``outputs`` map an option name to a path (None = not given). A folder input counts with its images.
+
+def closing_line(tracked: TrackedVideo, output=None, boxes_path=None) -> str:
+    frame_count = len(tracked.boxes)
+    if frame_count > 1:
+        parts = [f"twintrack: tracked {frame_count} frames at {tracked.tracking_fps:.1f} fps"]
+    else:
+        parts = ["twintrack: tracked 1 frame (the first, whose box was given: no tracking speed to report)"]
+    if output:
+        parts.append(f"video written to {output}")
+    if boxes_path:
+        parts.append(f"boxes written to {output_name(boxes_path)}")
+    return "; ".join(parts)
+
+
+def output_name(path) -> str:
+    return "standard output" if str(path) == STANDARD_OUTPUT else str(path)
+
+
+# ------------------------------------------------------------------------------------------------ stop signals
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def stop_signals_as_ctrl_c(run: TrackingRun):
+    """SIGINT, SIGTERM and SIGHUP stop ``run`` cleanly (``run.request_stop``); the previous handlers come back after.
+    A signal the parent set to be ignored (``nohup``, a background job's SIGINT) stays ignored."""
+    def handler(signum, _frame):
+        run.request_stop(signum)
+
+    previous = {}
+    try:
+        for stop in STOP_SIGNALS:
+            if signal.getsignal(stop) is not signal.SIG_IGN:
+                previous[stop] = signal.signal(stop, handler)
+    except ValueError:  # not the main thread (the CLI called from a thread): no handlers, Ctrl-C as Python has it
+        pass
+    try:
+        yield
+    finally:
+        for stop, before in previous.items():
+            signal.signal(stop, before)
+
+
+def stopped_line(signum: int, run: TrackingRun) -> str:
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    if not run.rows:
+        return f"twintrack: {what} before the first frame was tracked; nothing was written"
+    return f"twintrack: {what} after {frames_phrase(len(run.rows))}; {run.kept_note()}"
+
+
+def track_command(source, init_box, tracker, output=None, boxes_path=None, show=False, max_frames=None,
+                  reference_boxes=None, weights=None) -> tuple[TrackedVideo | None, int]:
+    """Run the loop for a command: ``(tracked video, 0)``, or ``(None, 128 + signal)`` after a stop signal or Ctrl-C
+    (its line printed)."""
+    hooks = Annotated(tracker, output, source.fps, show, reference_boxes, weights)
+    run = TrackingRun(tracker, boxes_file=boxes_path, hooks=hooks)
+    try:
+        with stop_signals_as_ctrl_c(run):
+            return run.run(source, init_box, max_frames), 0
+    except KeyboardInterrupt as stop:
+        signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
+        print(stopped_line(signum, run), file=sys.stderr)
+        return None, 128 + signum
+
+
+# ------------------------------------------------------------------------------------------------ outputs
+
+
+def check_outputs(inputs: dict, outputs: dict) -> None:
+    """Refuse, before anything is opened, an output that is (or links to) an input or another output, a symbolic
+    link loop, a video output that is not a regular file (a FIFO), or a box file of an unknown format.
+
+    ``inputs``/``outputs`` map an option name to a path (None = not given; ``-`` for --boxes is standard output).
+    A folder input counts with its images.
     """
     input_files = []
     for option, path in inputs.items():
@@ -216,54 +275,74 @@ def check_outputs(inputs: dict, outputs: dict) -> None:
         for folder in (path, path / "img"):  # an image folder or an OTB-style sequence folder
             if folder.is_dir():
                 input_files += [(f"an image of {option}", image) for image in list_images(folder)]
-    given = [(option, Path(path)) for option, path in outputs.items() if path is not None]
+    given = [(option, Path(path)) for option, path in outputs.items()
+             if path is not None and str(path) != STANDARD_OUTPUT]
     for number, (option, path) in enumerate(given):
+        problem = link_problem(path)
+        if problem:
+            raise UserError(f"{option} '{path}' is {problem}; remove the link or choose another name")
         if path.is_dir():
             raise UserError(f"{option} '{path}' is a folder; give a file name")
+        if option == "--output":
+            problem = video_output_problem(path)
+            if problem:
+                raise UserError(f"{option}: {problem}")
         for other_option, other in input_files + given[:number]:
             if same_file(path, other):
                 raise UserError(f"{option} '{path}' is {other_option} ('{other}'): writing it would destroy it; "
                                 "choose another file name")
-        parent = path.resolve().parent
-        if not parent.is_dir():
-            raise UserError(f"{option}: folder '{path.parent}' does not exist")
-        if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        check_writable(option, path)
+
+
+def check_writable(option: str, path: Path) -> None:
+    if path.exists():  # an existing file (or a device such as /dev/stdout): its own permission counts
+        if not os.access(path, os.W_OK):
             raise UserError(f"{option}: '{path}' is not writable (permissions)")
+        return
+    parent = Path(os.path.realpath(path)).parent
+    if not parent.is_dir():
+        raise UserError(f"{option}: folder '{path.parent}' does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"{option}: '{path}' is not writable (permissions)")
 
 
 def same_file(a: Path, b: Path) -> bool:
-    """The same file, seen through symlinks, hard links, '..' or a different spelling."""
+    """The same file, seen through symlinks, hard links, '..' or a different spelling (never raises: a link loop
+    is simply not the same file as anything)."""
     try:
         if a.exists() and b.exists():
             return os.path.samefile(a, b)
     except OSError:
         pass
-    return a.resolve() == b.resolve()
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
-def closing_line(frame_count: int, update_seconds: float, output=None, boxes_path=None) -> str:
-    fps = (frame_count - 1) / update_seconds if update_seconds > 0 and frame_count > 1 else 0.0
-    parts = [f"twintrack: tracked {frame_count} frames at {fps:.1f} fps"]
-    if output:
-        parts.append(f"video written to {output}")
-    if boxes_path:
-        parts.append(f"boxes written to {boxes_path}")
-    return "; ".join(parts)
+def check_box_format(boxes_path, several_objects: bool) -> None:
+    if boxes_path is not None:
+        try:
+            box_file_kind(boxes_path, several_objects)
+        except UserError as err:
+            raise UserError(f"--boxes: {err}") from None
+
+
+# ------------------------------------------------------------------------------------------------ commands
 
 
 def run_track(args: argparse.Namespace) -> int:
     if args.box is None and not args.select:
         raise UserError("give the initial box with --box x,y,w,h (0-based pixels) or draw it with --select")
     init_boxes = [parse_box(text) for text in args.box] if args.box is not None else None
+    several = init_boxes is not None and len(init_boxes) > 1
     source_path = None if args.source.isdigit() else args.source
     check_outputs({"the source": source_path, "--weights": args.weights},
                   {"--output": args.output, "--boxes": args.boxes})
+    check_box_format(args.boxes, several)
     if args.select:
         check_windows("--select", "pass --box x,y,w,h instead")
     if args.show:
         check_windows("--show", "use --output to write a video instead")
     source = open_source(args.source)
-    if init_boxes is not None and len(init_boxes) > 1:
+    if several:
         tracker = MultiTracker(args.tracker, weights=args.weights, device=args.device,
                                **parse_overrides(args.overrides))
         init_box = init_boxes
@@ -271,9 +350,11 @@ def run_track(args: argparse.Namespace) -> int:
         tracker = create_tracker(args.tracker, weights=args.weights, device=args.device,
                                  **parse_overrides(args.overrides))
         init_box = init_boxes[0] if init_boxes is not None else select_box(source.first_frame())
-    boxes, seconds = track_source(source, init_box, tracker, args.output, args.boxes, args.show, args.max_frames)
-    print(closing_line(len(boxes), seconds, args.output, args.boxes))
-    return 0
+    tracked, status = track_command(source, init_box, tracker, args.output, args.boxes, args.show, args.max_frames,
+                                    weights=args.weights)
+    if tracked is not None:
+        print(closing_line(tracked, args.output, args.boxes), file=sys.stderr)
+    return status
 
 
 def demo_clip() -> tuple[str, dict]:
@@ -285,13 +366,18 @@ def demo_clip() -> tuple[str, dict]:
 def run_demo(args: argparse.Namespace) -> int:
     clip, meta = demo_clip()
     check_outputs({"the demo clip": clip, "--weights": args.weights}, {"--output": args.output, "--boxes": args.boxes})
+    check_box_format(args.boxes, several_objects=False)
     source = open_source(clip)
     tracker = create_tracker(args.tracker, weights=args.weights, device=args.device,
                              **parse_overrides(args.overrides))
     reference = np.array(meta["boxes"])
-    boxes, seconds = track_source(source, meta["init_box"], tracker, args.output, args.boxes,
-                                  reference_boxes=reference)
-    mean_iou = float(iou(np.array(boxes), reference[: len(boxes)]).mean())
-    print(f"twintrack: demo clip {clip} ({meta['source']}); mean IoU with its ground truth {mean_iou:.3f}")
-    print(closing_line(len(boxes), seconds, args.output, args.boxes))
-    return 0
+    tracked, status = track_command(source, meta["init_box"], tracker, args.output, args.boxes,
+                                    reference_boxes=reference, weights=args.weights)
+    if tracked is None:
+        return status
+    mean_iou = float(iou(tracked.boxes, reference[: len(tracked.boxes)]).mean())
+    # Messages on stderr: standard output may be carrying the boxes (--boxes -).
+    print(f"twintrack: demo clip {clip} ({meta['source']}); mean IoU with its ground truth {mean_iou:.3f}",
+          file=sys.stderr)
+    print(closing_line(tracked, args.output, args.boxes), file=sys.stderr)
+    return status

@@ -47,8 +47,16 @@ def check_frame(frame) -> np.ndarray:
         raise UserError(f"bad frame: {err}") from None
 
 
+# How much larger than the frame a first box may be, per side: a box may reach past the frame's edges (a target
+# entering the view), but one many times the frame's size is a mistake (pixels of another image, a unit slip),
+# and the trackers' crops and sampling overflow on it.
+MAX_BOX_TO_FRAME = 10
+
+
 def check_init_box(box, frame: np.ndarray) -> np.ndarray:
-    """The first box as a float64 (4,) array; anything but four finite numbers inside the frame is a UserError."""
+    """The first box as a float64 (4,) array, checked against the frame for every tracker: four finite numbers, a
+    positive size, overlapping the frame, and at most ``MAX_BOX_TO_FRAME`` times the frame's width and height.
+    Anything else is a one-line UserError."""
     if isinstance(box, (str, bytes)):
         raise UserError(f"the box must be four numbers x,y,w,h, not a string ({box!r}); "
                         "split it first, e.g. [float(v) for v in text.split(',')]")
@@ -60,4 +68,8 @@ def check_init_box(box, frame: np.ndarray) -> np.ndarray:
     problem = box_is_valid(values, width, height)
     if problem:
         raise UserError(problem)
+    x, y, w, h = values
+    if w > MAX_BOX_TO_FRAME * width or h > MAX_BOX_TO_FRAME * height:
+        raise UserError(f"the box ({x:g},{y:g},{w:g},{h:g}) is far larger than the {width}x{height} frame (at most "
+                        f"{MAX_BOX_TO_FRAME} times its width and height); give the target's box in this frame's pixels")
     return values.reshape(4)
