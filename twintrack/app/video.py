@@ -103,13 +103,12 @@ class BoxWriter:
     def __init__(self, path: str | Path, several_objects: bool = False) -> None:
         self.kind = box_file_kind(path, several_objects)
         self.path = Path(path)
-        self.name = "standard output" if str(path) == STANDARD_OUTPUT else str(path)
+        self.name = output_name(path)
         self.several_objects = several_objects
         self.handle = open_text_output(path)
         # Only a regular file this writer created may be removed when nothing was written to it.
         self.removable = self.handle is not sys.stdout and self.path.is_file()
         self._rows = 0
-        self._frames = 0
         if self.kind == "csv":
             self._emit("frame,x,y,w,h,score,lost\n")
         elif self.kind == "mot_csv":
@@ -138,7 +137,6 @@ class BoxWriter:
                 lines.append(("," if self._rows + len(lines) else "") + "\n  " + json.dumps(record))
         self._rows += len(lines)
         self._emit("".join(lines))
-        self._frames += 1
 
     def _emit(self, text: str) -> None:
         try:
@@ -146,7 +144,7 @@ class BoxWriter:
             self.handle.flush()
         except BrokenPipeError:
             self._drop_closed_pipe()
-            raise UserError(f"the reader of {self.name} closed it (broken pipe) after {self._frames} frames") from None
+            raise UserError(f"the reader of {self.name} closed it (broken pipe)") from None
 
     def _drop_closed_pipe(self) -> None:
         """Point a closed pipe's descriptor at /dev/null: Python's exit-time flush then has nowhere to fail."""
@@ -326,9 +324,9 @@ class TrackingRun:
         self.hooks.start(first_frame)
 
     def _emit(self, index: int, frame, rows) -> bool:
-        self.rows.append(rows)
         if self._writer is not None:
             self._writer.write(index + 1, rows)
+        self.rows.append(rows)
         return self.hooks.frame(index, frame, rows) is not False
 
     def _close_outputs(self) -> None:
@@ -346,7 +344,7 @@ class TrackingRun:
 
     # ------------------------------------------------------------------------------------------------- results
     def outputs(self) -> list[str]:
-        named = [] if self.boxes_file is None else [str(self.boxes_file)]
+        named = [] if self.boxes_file is None else [output_name(self.boxes_file)]
         return named + [str(p) for p in self.hooks.outputs]
 
     def kept_note(self) -> str:
@@ -369,6 +367,11 @@ class TrackingRun:
             boxes, scores, lost = boxes[:, 0], scores[:, 0], lost[:, 0]
         return TrackedVideo(boxes=boxes, scores=scores, lost=lost, source_fps=float(getattr(source, "fps", 0.0)),
                             tracking_fps=self.tracking_fps)
+
+
+def output_name(path) -> str:
+    """A box-file name for messages: ``-`` is standard output."""
+    return "standard output" if str(path) == STANDARD_OUTPUT else str(path)
 
 
 def frames_phrase(count: int) -> str:

@@ -23,7 +23,7 @@ from twintrack.app.api import backbone_engine, create_tracker
 from twintrack.app.multi import MultiTracker
 from twintrack.app.sources import VideoSink, draw_box, link_problem, open_source, video_output_problem
 from twintrack.app.video import (STANDARD_OUTPUT, Stopped, TrackedVideo, TrackingHooks, TrackingRun, box_file_kind,
-                                 frames_phrase)
+                                 frames_phrase, output_name)
 from twintrack.cli.common import add_device, add_overrides, add_tracker
 from twintrack.configs import parse_overrides
 from twintrack.data.images import list_images
@@ -201,10 +201,6 @@ def closing_line(tracked: TrackedVideo, output=None, boxes_path=None) -> str:
     if boxes_path:
         parts.append(f"boxes written to {output_name(boxes_path)}")
     return "; ".join(parts)
-
-
-def output_name(path) -> str:
-    return "standard output" if str(path) == STANDARD_OUTPUT else str(path)
 
 
 # ------------------------------------------------------------------------------------------------ stop signals
