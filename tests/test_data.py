@@ -8,7 +8,8 @@ import pytest
 
 from twintrack.cli import main
 from twintrack.data import (
-    GROUND_TRUTH_FILES, IMAGE_SUFFIXES, discover, is_sequence_folder, list_images, read_image, read_sequence_folder,
+    GROUND_TRUTH_FILES, IMAGE_SUFFIXES, discover, image_size, is_sequence_folder, list_images, read_image,
+    read_sequence_folder,
 )
 from twintrack.errors import UserError
 from twintrack.eval.sequences import load_folder_sequences
@@ -69,6 +70,21 @@ def test_every_listed_suffix_is_read_as_rgb(tmp_path, suffix):
     frame = read_image(path)
     assert frame.shape == (8, 10, 3) and frame.dtype == np.uint8
     assert abs(int(frame[..., 0].mean()) - 200) <= 3 and frame[..., 2].max() <= 3
+
+
+@pytest.mark.parametrize("suffix", IMAGE_SUFFIXES)
+def test_image_size_from_the_header_equals_the_decoded_size(tmp_path, suffix):
+    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), np.uint8)
+    path = tmp_path / f"frame{suffix}"
+    assert cv2.imwrite(str(path), image)
+    assert image_size(path) == (53, 37)
+    if suffix == ".jpg":  # a progressive JPEG with an EXIF-sized segment before its frame header
+        data = path.read_bytes()
+        app1 = b"\xff\xe1" + (2 + 3000).to_bytes(2, "big") + bytes(3000)
+        path.write_bytes(data[:2] + app1 + data[2:])
+        assert image_size(path) == (53, 37) and read_image(path).shape == (37, 53, 3)
+        assert cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+        assert image_size(path) == (53, 37)
 
 
 def test_a_folder_without_images_or_boxes_is_not_a_sequence(tmp_path):

@@ -210,14 +210,16 @@ def test_read_box_file_rejects_bad_lines(tmp_path):
         read_box_file(path)
 
 
-def test_from_got10k_wraps_any_indexable_dataset():
+def test_from_got10k_wraps_any_indexable_dataset(tmp_path):
+    write_image_folder(tmp_path, [np.zeros((40, 50, 3), np.uint8)] * 4, suffix=".jpg")  # 50 wide, 40 high
+    a, b, c, d = (str(tmp_path / f"{i:04d}.jpg") for i in range(1, 5))
     dataset = [
-        (["a.jpg", "b.jpg", "c.jpg"], [[1, 1, 10, 10], [2, 2, 0, 10], [3, 3, 10, 10]]),
-        (["d.jpg"], [[np.nan, 0, 1, 1]]),  # nothing valid: dropped
+        ([a, b, c, d], [[1, 1, 10, 10], [2, 2, 0, 10], [3, 3, 10, 10], [60, 3, 10, 10]]),  # b absent, d outside
+        ([d], [[np.nan, 0, 1, 1]]),  # nothing valid: dropped
     ]
     sequences = from_got10k(dataset, one_based=True, name="toy")
     assert len(sequences) == 1
-    assert sequences[0].frames == ("a.jpg", "c.jpg")
+    assert sequences[0].frames == (a, c)
     np.testing.assert_allclose(sequences[0].boxes, [[0, 0, 10, 10], [2, 2, 10, 10]])
 
 

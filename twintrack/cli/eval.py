@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ[VITTRACK_ENV] = args.vit_model
     kind, root = parse_dataset_spec(args.dataset)
     bench = open_benchmark(kind, root, args.split)
+    _say_absent_frames(bench)
     overrides = parse_overrides(args.overrides)
     specs = [TrackerSpec(name, factory=create_tracker, weights=args.weights, device=args.device, seed=args.seed,
                          overrides=overrides)
@@ -112,6 +113,19 @@ def _evaluate(args: argparse.Namespace, bench: Benchmark, specs, configs, out: P
     print(_console_table(sections))
     print(f"twintrack: report written to {report} and {report.with_suffix('.html')}")
     return 0
+
+
+def _say_absent_frames(bench: Benchmark) -> None:
+    """Frames whose box file marks them absent are kept and not scored: say how many, and where."""
+    from twintrack.eval.sequences import absent_frames
+
+    absent = absent_frames(bench.sequences)
+    if absent:
+        total = sum(absent.values())
+        where = ", ".join(f"{name} ({count})" for name, count in list(absent.items())[:3])
+        where += f" and {len(absent) - 3} more sequences" if len(absent) > 3 else ""
+        print(f"twintrack: {total} frame{'s' if total != 1 else ''} marked absent in the ground truth (kept, not "
+              f"scored): {where}")
 
 
 def _sections(bench: Benchmark, specs, instances, performance, results_dir, out, jobs_run, elapsed):

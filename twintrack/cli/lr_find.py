@@ -6,7 +6,7 @@ import argparse
 import tempfile
 
 from twintrack.cli.common import add_device, add_overrides, check_output_folder
-from twintrack.cli.train import add_init_weights, add_trainable_tracker, build_trainer
+from twintrack.cli.train import add_init_weights, add_trainable_tracker, build_trainer, load_training_data
 from twintrack.errors import UserError
 from twintrack.optional import require
 from twintrack.train.lr_find import lr_range_test, write_outputs
@@ -35,7 +35,6 @@ def add_parsers(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from twintrack.device import resolve_device
-    from twintrack.train.datasets import load_all
 
     # Before any data is read, in the flags' words (the library's check_range says the same for Python callers).
     if not 0 < args.lr_min < args.lr_max:
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out)
     require("matplotlib.figure", "lr-find's plot (lr_find.png)", extra="train")
     device = resolve_device(args.device)
-    sequences = load_all(args.data)
+    sequences = load_training_data(args.data)
     with tempfile.TemporaryDirectory(prefix="twintrack-lr-find-") as scratch:
         trainer = build_trainer(args, sequences, scratch, device)
         result = lr_range_test(trainer, args.lr_min, args.lr_max, args.steps, echo=print)

@@ -110,12 +110,23 @@ def add_precrop_parser(subparsers) -> None:
     parser.set_defaults(func=run_precrop)
 
 
+def load_training_data(specs) -> list:
+    """``load_all(specs)``, printing how many ground-truth rows were left out, why and where (data/skipped.py)."""
+    from twintrack.data import counting_skipped_rows
+
+    with counting_skipped_rows() as skipped:
+        sequences = load_all(specs)
+    if skipped.summary():
+        print(f"twintrack: {skipped.summary()}")
+    return sequences
+
+
 def run_precrop(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from twintrack.data.packs import write_pack
 
-    sequences = load_all(args.data)
+    sequences = load_training_data(args.data)
     config = load_config("train_siamfc")
     with tqdm(desc="precrop", unit="crop", dynamic_ncols=True) as bar:
         def progress(done, total):
@@ -171,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # training crops have fixed sizes: let cuDNN pick its fastest kernels
     check_run_folder(Path(args.out), args.resume, args.overwrite)
-    sequences = load_all(args.data)
+    sequences = load_training_data(args.data)
     videos = sum(1 for s in sequences if not s.still)
     print(f"twintrack: {videos} sequences, {len(sequences) - videos} still boxes, device {device}")
     trainer = build_trainer(args, sequences, args.out, device)

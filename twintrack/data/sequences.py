@@ -3,6 +3,13 @@
 An OTB-style sequence folder holds its frames (in ``img/`` or in the folder itself) and a 1-based box file,
 ``groundtruth_rect.txt`` (OTB) or ``groundtruth.txt`` (VOT, UAV123 exports, our own data). Training and evaluation
 read folders through the same functions here, so they accept the same folders.
+
+One rule for box files: line ``i`` is frame ``i``. A line is a box, or marks its frame absent (the target is not
+visible or not annotated): a blank line, a NaN row, or zero or negative width or height; an absent frame keeps its
+place as a NaN row, so the boxes after it never shift. Anything else (text, fewer than four numbers, infinity) is
+an error naming the file and the line. Evaluation keeps absent frames (they are not scored); training leaves out
+the frames whose box is absent, at most 1 px wide or high, or wholly outside the frame (``training_rows``) and
+says how many (``skipped.note_skipped``).
 """
 
 from __future__ import annotations
@@ -12,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from twintrack.data.images import list_images
+from twintrack.data.images import image_size, list_images
+from twintrack.data.skipped import note_skipped
 from twintrack.errors import UserError
 from twintrack.geometry import from_one_based
 
 GROUND_TRUTH_FILES = ("groundtruth_rect.txt", "groundtruth.txt")  # looked for in this order
+ABSENT = (np.nan,) * 4  # the row of a frame without a box
 
 
 @dataclass(frozen=True)
@@ -34,23 +43,33 @@ class Sequence:
 
 
 def read_box_file(path: str | Path) -> np.ndarray:
-    """Read an OTB-style box file (comma, tab or space separated); NaN rows stay NaN."""
-    rows = []
-    for line in read_text_file(path, "box file").splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        parts = line.replace(",", " ").replace("\t", " ").split()
-        try:
-            values = [float(p) for p in parts[:4]]
-        except ValueError as err:
-            raise UserError(f"{path}: cannot read box line '{line}' ({err})") from None
-        if len(values) < 4:
-            raise UserError(f"{path}: box line '{line}' needs four numbers x,y,w,h")
-        rows.append(values)
-    if not rows:
+    """An OTB-style box file (comma, tab or space separated), one row per line as written: a box, or a NaN row
+    where the line marks its frame absent (blank, NaN, zero or negative size)."""
+    lines = read_text_file(path, "box file").splitlines()
+    rows = np.array([_box_of_line(line, path, number) for number, line in enumerate(lines, start=1)],
+                    dtype=np.float64).reshape(-1, 4)
+    if not np.isfinite(rows).all(axis=1).any():
         raise UserError(f"box file '{path}' holds no boxes; it needs one x,y,w,h line per frame")
-    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+    return rows
+
+
+def _box_of_line(line: str, path, number: int) -> tuple:
+    text = line.strip()
+    if not text:
+        return ABSENT
+    parts = text.replace(",", " ").replace("\t", " ").split()
+    if len(parts) < 4:
+        raise UserError(f"box file '{path}' line {number}: '{text}' needs four numbers x,y,w,h")
+    try:
+        values = tuple(float(p) for p in parts[:4])
+    except ValueError:
+        raise UserError(f"box file '{path}' line {number}: cannot read '{text}' as numbers x,y,w,h") from None
+    if any(np.isnan(values)):
+        return ABSENT
+    if not all(np.isfinite(values)):
+        raise UserError(f"box file '{path}' line {number}: '{text}' is infinite; write a box, or NaN for a frame "
+                        "without one")
+    return ABSENT if values[2] <= 0 or values[3] <= 0 else values
 
 
 def read_text_file(path: str | Path, what: str) -> str:
@@ -82,7 +101,8 @@ def is_sequence_folder(folder: str | Path) -> bool:
 
 
 def read_sequence_folder(folder: str | Path) -> tuple[list[Path], np.ndarray]:
-    """Frame paths and 0-based boxes of one sequence folder, cut to the shorter of the two (NaN rows kept)."""
+    """Frame paths and 0-based boxes of one sequence folder, cut to the shorter of the two (absent frames kept as
+    NaN rows)."""
     folder = Path(folder)
     gt_path = ground_truth_file(folder)
     if gt_path is None:
@@ -101,16 +121,29 @@ def sequence_folders(root: str | Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if is_sequence_folder(p))
 
 
-def valid_rows(boxes: np.ndarray) -> np.ndarray:
-    """Rows that are usable training targets: finite, and more than a pixel on each side."""
-    return np.all(np.isfinite(boxes), axis=1) & (boxes[:, 2] > 1) & (boxes[:, 3] > 1)
+def training_rows(boxes: np.ndarray, frame_wh: tuple[int, int] | None) -> tuple[np.ndarray, dict[str, int]]:
+    """Which rows (0-based boxes) are training targets, and how many are left out by reason (``skipped.REASONS``):
+    absent (NaN, zero or negative size), at most 1 px on a side, or wholly outside a ``frame_wh`` frame."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    finite = np.all(np.isfinite(boxes), axis=1)
+    x, y, w, h = np.where(finite[:, None], boxes, 0.0).T
+    absent = ~finite | (w <= 0) | (h <= 0)
+    tiny = ~absent & ((w <= 1) | (h <= 1))
+    outside = np.zeros(len(boxes), dtype=bool)
+    if frame_wh is not None:
+        outside = ~absent & ~tiny & ((x >= frame_wh[0]) | (y >= frame_wh[1]) | (x + w <= 0) | (y + h <= 0))
+    counts = {"absent": int(absent.sum()), "tiny": int(tiny.sum()), "outside": int(outside.sum())}
+    return ~(absent | tiny | outside), counts
 
 
 def load_sequence_folder(folder: str | Path) -> Sequence:
-    """One sequence folder for training: frames whose box is unknown or degenerate are left out."""
+    """One sequence folder for training: frames whose box is absent, degenerate or outside the frame are left out
+    (and counted, ``skipped.note_skipped``)."""
+    name = Path(folder).name
     frames, boxes = read_sequence_folder(folder)
-    keep = valid_rows(boxes)
-    return Sequence(Path(folder).name, tuple(str(f) for f, k in zip(frames, keep) if k), boxes[keep])
+    keep, skipped = training_rows(boxes, image_size(frames[0]) if frames else None)
+    note_skipped(name, skipped)
+    return Sequence(name, tuple(str(f) for f, k in zip(frames, keep) if k), boxes[keep])
 
 
 def from_got10k(dataset, one_based: bool = False, name: str = "got10k") -> list[Sequence]:
@@ -125,7 +158,8 @@ def from_got10k(dataset, one_based: bool = False, name: str = "got10k") -> list[
         img_files, anno = item[0], np.asarray(item[1], dtype=np.float64).reshape(-1, 4)
         boxes = from_one_based(anno) if one_based else anno
         n = min(len(img_files), len(boxes))
-        keep = valid_rows(boxes[:n])
+        keep, skipped = training_rows(boxes[:n], image_size(img_files[0]) if n else None)
+        note_skipped(f"{name}/{i}", skipped)
         frames = tuple(str(f) for f, k in zip(img_files[:n], keep) if k)
         if frames:
             sequences.append(Sequence(f"{name}/{i}", frames, boxes[:n][keep]))

@@ -39,7 +39,7 @@ from got10k.utils.metrics import poly_iou
 
 from twintrack.errors import UserError
 from twintrack.fileio import write_text_atomic
-from twintrack.eval.sequences import EvalSequence, load_folder_sequences
+from twintrack.eval.sequences import EvalSequence, check_first_box, load_folder_sequences
 from twintrack.geometry import from_one_based, to_one_based
 
 KINDS = ("otb", "got10k", "vot", "uav123", "dtb70", "lasot", "folder")
@@ -219,10 +219,17 @@ def _open_dataset(kind: str, root: str, split: str):
 def _eval_sequences(dataset) -> list[EvalSequence]:
     sequences = []
     for index, name in enumerate(dataset.seq_names):
-        img_files, anno = dataset[index][:2]
-        anno = np.asarray(anno, dtype=np.float64).reshape(len(img_files), -1)
+        anno_file = getattr(dataset, "anno_files", [None] * len(dataset))[index]
+        try:
+            img_files, anno = dataset[index][:2]
+            anno = np.asarray(anno, dtype=np.float64).reshape(len(img_files), -1)
+        except Exception as err:  # got10k's readers: np.loadtxt's ValueError, bare AssertionErrors on lengths
+            where = f" ('{anno_file}')" if anno_file else ""
+            raise UserError(f"sequence '{name}'{where}: cannot read its frames and boxes "
+                            f"({type(err).__name__}: {err}); check that it has one box line per frame") from None
         if anno.shape[1] == 8:  # VOT polygons: their axis-aligned rectangle, as got10k does
             anno = got10k_datasets.VOT._corner2rect(None, anno)
+        check_first_box(name, anno, anno_file or "its annotation")
         sequences.append(EvalSequence(name, tuple(img_files), from_one_based(anno)))
     return sequences
 
