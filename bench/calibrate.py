@@ -1,4 +1,4 @@
-"""Fit MDNet's lost-target map on training sequences: score = sigmoid(score_scale * fc6 score + score_shift).
+"""Fit MDNet's lost-target map on training sequences: score = sigmoid(scale * fc6 score + shift).
 
     python bench/calibrate.py [--set KEY=VALUE ...] [--seeds 0 1 2] [--label-iou 0.2] [--out runs/select]
                               [--data DATA_ROOT]
@@ -24,6 +24,7 @@ from twintrack.configs import parse_overrides
 from twintrack.eval.paths import RUNS, data_root
 from twintrack.eval.selection import record_path, run_key, split_sequences
 from twintrack.geometry import iou
+from twintrack.weights import write_calibration
 
 
 def load_frames(out: Path, key: str, split: str, sequences) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +75,8 @@ def main(argv=None) -> int:
     parser.add_argument("--weights")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--label-iou", type=float, default=0.2)
+    parser.add_argument("--write", metavar="WEIGHTS", help="store the fitted map in this weights file's metadata, "
+                        "where MDNet reads it (twintrack.weights.write_calibration)")
     parser.add_argument("--out", type=Path, default=RUNS / "select", help="bench/selection.py's run cache")
     parser.add_argument("--data", type=Path, help=f"data root holding sot/train and sot/val (default: {data_root()})")
     args = parser.parse_args(argv)
@@ -96,11 +99,14 @@ def main(argv=None) -> int:
             fits[split] = (np.concatenate(raw), np.concatenate(overlap))
     raw, overlap = fits["fold"]
     a, b = fit_logistic(raw, (overlap >= args.label_iou).astype(np.float64))
-    print(f"fit on the training fold, seeds {args.seeds}: score_scale: {a:.4f}  score_shift: {b:.4f}  "
+    print(f"fit on the training fold, seeds {args.seeds}: scale {a:.4f}, shift {b:.4f} "
           f"(0.5 at fc6 score {-b / a:.3f})")
     for split, (raw, overlap) in fits.items():
         report(split + (" (fitted here)" if split == "fold" else " (check only)"), raw, overlap, a, b,
                args.label_iou)
+    if args.write:
+        write_calibration(args.write, {"scale": round(float(a), 4), "shift": round(float(b), 4)})
+        print(f"calibration written into {args.write}")
     return 0
 
 

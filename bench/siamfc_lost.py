@@ -14,9 +14,9 @@ versions of the frame:
   where no such region fits), as when the target leaves or hides;
 - elsewhere: a search region of the same size from a frame of another sequence.
 
-``fit`` fits a logistic regression (present vs the two absent kinds, classes weighted equally) and prints the
-config lines for ``twintrack/configs/siamfc.yaml``. ``measure`` scores the samples with the config's calibration
-(and ``--set`` overrides) and prints how well the score separates present from absent: the ROC AUC and the share of
+``fit`` fits a logistic regression (present vs the two absent kinds, classes weighted equally), prints the
+calibration and, with ``--write WEIGHTS``, stores it in that weights file (where SiamFC reads it). ``measure``
+scores the samples with the weights' calibration (and ``--set`` overrides) and prints how well the score separates present from absent: the ROC AUC and the share of
 each kind on the right side of 0.5. Fit on training sequences only; measure on val without tuning on it. DATA_ROOT
 is $TWINTRACK_DATA, else ../shared/data beside the repository.
 """
@@ -36,6 +36,8 @@ from twintrack.data.images import read_image
 from twintrack.eval.paths import sot_folder
 from twintrack.eval.sequences import load_folder_sequences
 from twintrack.geometry import context_size, xywh_to_cxcywh
+from twintrack.tracker.siamfc import SiamFCCalibration
+from twintrack.weights import write_calibration
 
 FEATURES = ("peak", "ratio", "psr")
 KINDS = ("present", "painted out", "elsewhere")
@@ -150,6 +152,8 @@ def main(argv=None) -> int:
     parser.add_argument("--per-sequence", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="SiamFC config overrides")
+    parser.add_argument("--write", metavar="WEIGHTS", help="fit: store the fitted weights in this weights file's "
+                        "metadata, where SiamFC reads them (twintrack.weights.write_calibration)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = args.data or str(sot_folder("train" if args.mode == "fit" else "val"))
@@ -165,12 +169,12 @@ def main(argv=None) -> int:
         for k in (1, 2):
             weight[kinds == k] = 0.25 / (kinds == k).sum()
         bias, weights = fit_logistic(features, labels, weight * len(kinds))
-        print("\n# fitted lines for twintrack/configs/siamfc.yaml")
-        print(f"score_bias: {bias:.4g}")
-        for name, value in zip(FEATURES, weights):
-            print(f"score_{name}: {value:.4g}")
-        tracker.config = type(tracker.config)(**{**tracker.config.__dict__, "score_bias": bias,
-                                                 **{f"score_{n}": float(v) for n, v in zip(FEATURES, weights)}})
+        fitted = {"bias": float(f"{bias:.4g}"), **{n: float(f"{v:.4g}") for n, v in zip(FEATURES, weights)}}
+        print(f"\nfitted calibration: {fitted}")
+        tracker.calibration = SiamFCCalibration.from_dict(fitted)
+        if args.write:
+            write_calibration(args.write, fitted)
+            print(f"calibration written into {args.write}")
     scores = np.array([tracker.score(f) for f in features])
     report(scores, kinds)
     return 0

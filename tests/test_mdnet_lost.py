@@ -9,9 +9,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from conftest import require_shared_data, smooth_background, textured_patch
 from twintrack import create_tracker
+from twintrack.app.registry import get_tracker
 from twintrack.configs import load_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -39,12 +41,15 @@ def track(tracker, frames, box):
     return np.array([r.lost for r in results]), np.array([r.score for r in results])
 
 
-def test_calibrated_score_is_the_configured_logistic_map_and_lost_is_below_half():
-    tracker = create_tracker("mdnet", device="cpu", seed=0, score_scale=2.0, score_shift=-1.0)
+def test_calibrated_score_is_the_weights_logistic_map_and_lost_is_below_half():
+    entry = get_tracker("mdnet")
+    config = load_config("mdnet")
+    tracker = entry.build_tracker(entry.resolve_model(config), config, torch.device("cpu"), seed=0,
+                                  calibration={"scale": 2.0, "shift": -1.0})
     assert tracker.calibrated(0.5) == pytest.approx(0.5)
     assert tracker.calibrated(1.5) == pytest.approx(1 / (1 + np.exp(-2.0)))
-    config = load_config("mdnet")
-    assert config.score_scale > 0  # a higher fc6 score never means "more lost"
+    shipped = create_tracker("mdnet", device="cpu", seed=0)
+    assert shipped.score_scale > 0  # a higher fc6 score never means "more lost"
 
 
 def test_lost_when_the_target_vanishes_from_a_synthetic_clip():

@@ -63,7 +63,6 @@ def test_the_data_root_comes_from_the_environment_when_set(tmp_path, monkeypatch
 @dataclass(frozen=True)
 class ToyConfig:
     gain: float = 1.0
-    score_scale: float = 1.0  # a score-only key: it maps the reported score, never the boxes
 
 
 class ToyTracker:
@@ -75,10 +74,9 @@ def toy_factory(name, weights=None, device="cpu", seed=None, **overrides):
     return ToyTracker(ToyConfig(**overrides))
 
 
-def test_the_run_key_changes_with_what_moves_boxes_and_not_with_score_only_keys():
+def test_the_run_key_changes_with_what_moves_boxes():
     key = selection.run_key(toy_factory, "toy", {}, 0, None)
     assert key == selection.run_key(toy_factory, "toy", {}, 0, None)
-    assert key == selection.run_key(toy_factory, "toy", {"score_scale": 3.0}, 0, None)
     assert key != selection.run_key(toy_factory, "toy", {"gain": 2.0}, 0, None)
     assert key != selection.run_key(toy_factory, "toy", {}, 1, None)
     assert key != selection.run_key(toy_factory, "other", {}, 0, None)

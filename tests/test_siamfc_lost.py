@@ -88,8 +88,8 @@ def test_score_features_by_hand():
     mask[6:11, 6:11] = False
     expected = (peak - response[mask].mean()) / (response[mask].std() + 1e-6)
     assert psr == pytest.approx(expected, rel=1e-5)
-    config = tracker.config
-    logit = config.score_bias + config.score_peak * peak + config.score_ratio * ratio + config.score_psr * psr
+    weights = tracker.calibration  # the shipped weights' (a random network carries none of its own)
+    logit = weights.bias + weights.peak * peak + weights.ratio * ratio + weights.psr * psr
     assert tracker.score(np.array([peak, ratio, psr])) == pytest.approx(1 / (1 + np.exp(-logit)))
 
 

@@ -12,6 +12,13 @@ from pathlib import Path
 from typing import Callable
 
 
+def _default_mode() -> int:
+    """0o666 less the process's umask: the mode open() gives a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     """``write(tmp_path)`` writes the content; then fsync, rename over ``path``, and fsync the folder."""
     path = Path(path)
@@ -19,6 +26,9 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
+        # Writers that make private temporary files (mode 0600) would leave the result unreadable to others: give it
+        # the mode of the file it replaces, or what a plain open() would create.
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else _default_mode())
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)

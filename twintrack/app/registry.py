@@ -34,7 +34,7 @@ from twintrack.tracker.siamfc import SiamFCTracker
 from twintrack.tracker.twin import TwinTracker
 from twintrack.train.mdnet_trainer import MDNetTrainer
 from twintrack.train.siamfc_trainer import SiamFCTrainer
-from twintrack.weights import default_weights, load_weights, registry
+from twintrack.weights import calibration_of, default_weights, load_weights, registry
 
 @dataclass(frozen=True)
 class TrackerEntry:
@@ -106,13 +106,19 @@ class TrackerEntry:
         config = self.load_config(overrides)
         net = self.resolve_model(config)
         path = self.weights_file(weights)
+        calibration = None
         if path is not None and self.weights_arch is not None:
             load_weights(net, path, arch=self.weights_arch)
-        return self.build_tracker(net, config, device, seed=seed)
+            calibration = calibration_of(path)
+        return self.build_tracker(net, config, device, seed=seed, calibration=calibration)
 
-    def build_tracker(self, net, config, device, seed=None):
-        cls = self.tracker_class
-        return cls(net, config, device, seed=seed) if self.stochastic else cls(net, config, device)
+    def build_tracker(self, net, config, device, seed=None, calibration=None):
+        """``calibration``: the lost-target score's map stored with the weights (None: the tracker's default, the
+        shipped weights'); passed only to trackers that load weights."""
+        kwargs = {"seed": seed} if self.stochastic else {}
+        if self.weights_arch is not None:
+            kwargs["calibration"] = calibration
+        return self.tracker_class(net, config, device, **kwargs)
 
     def build_trainer(self, config, sequences, run_dir, device, validator=None, init_weights=None):
         if self.trainer is None:

@@ -51,8 +51,6 @@ class MDNetConfig:
     dropout: float
     redetect_region: int
     redetect_samples: int
-    score_scale: float
-    score_shift: float
     precision: str
     int8_model: str
     fc4_int8: bool | str

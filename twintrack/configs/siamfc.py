@@ -35,13 +35,6 @@ class SiamFCConfig:
     # frame against the exemplar embedded at scale_num scales once in init(): about twice the frame rate, for less
     # accuracy; for many objects at once (MultiTracker) or a slow CPU. Measured with scale_num=5 scale_step=1.025.
     scale_mode: str
-    # Lost-target score = sigmoid(score_bias + score_peak * peak logit + score_ratio * peak correlation relative
-    # to the first frame's + score_psr * peak-to-sidelobe ratio). Below 0.5 the tracker reports the target lost,
-    # and holds the size until it is found again.
-    score_bias: float
-    score_peak: float
-    score_ratio: float
-    score_psr: float
     # MDNet's bounding-box regression on SiamFC's own features (tracker/bbreg.py): a ridge regression from the
     # RoIAlign-pooled search features of a box to the target's box, fitted on n_bbreg boxes of the first frame
     # (IoU >= bbreg_iou_min, sizes 1.05 ** U(-bbreg_scale, bbreg_scale), aspect ** U(-1, 1) per side), refines the

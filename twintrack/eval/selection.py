@@ -31,9 +31,6 @@ from twintrack.eval.sequences import load_folder_sequences
 FOLD_EVERY, FOLD_START = 8, 0
 SPLITS = ("val", "fold", "rest", "occlusion")
 
-# Config keys that map the reported score and nothing else: changing them does not rerun the boxes.
-SCORE_ONLY_KEYS = ("score_scale", "score_shift")
-
 # Shared modules left out of a run's code hash: configs (the resolved config is in the key itself) and utilities
 # that change for reasons unrelated to tracking (frame checks, box helpers, timers). A change there that moves
 # boxes needs a fresh cache folder.
@@ -98,10 +95,10 @@ def code_files(tracker) -> list[Path]:
 
 
 def run_key(factory: Callable, tracker_name: str, overrides: dict, seed: int, weights) -> str:
-    """Hash of everything that decides a run's boxes except the sequence: the resolved config (less
-    SCORE_ONLY_KEYS), the seed, the weights file's bytes and the tracker's source files."""
+    """Hash of everything that decides a run's boxes except the sequence: the resolved config, the
+    seed, the weights file's bytes and the tracker's source files."""
     tracker = factory(tracker_name, weights=weights, device="cpu", seed=seed, **overrides)
-    config = {k: v for k, v in vars(tracker.config).items() if k not in SCORE_ONLY_KEYS}
+    config = dict(vars(tracker.config))
     digest = hashlib.sha1(f"{tracker_name}|{config!r}|{seed}|{weights}".encode())
     if weights is not None:  # the file's contents, not only its path: a run folder's weights change as it trains
         digest.update(Path(weights).read_bytes())

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from twintrack.configs import MDNetConfig
+from twintrack.errors import UserError
 from twintrack.geometry import (
     clip_box,
     crop_and_resize,
@@ -39,6 +40,7 @@ from twintrack.tracker.bbreg import BoxRegressor, sample_regression_boxes
 from twintrack.tracker.device_crop import crop_resize, upload_frame
 from twintrack.tracker.template_prior import TemplatePrior
 from twintrack.tracker.timing import StageTimer
+from twintrack.weights import shipped_calibration
 
 CROP_SIZE = 107  # the crop path's input side (MDNet's)
 CROP_PADDING = 16.0  # the crop path's context, in pixels of the 107 crop on each side (py-MDNet's padding)
@@ -166,8 +168,17 @@ class RegionFeatures:
 class MDNetTracker:
     name = "mdnet"
 
-    def __init__(self, net: MDNet, config: MDNetConfig, device: torch.device, seed: int | None = None) -> None:
+    def __init__(self, net: MDNet, config: MDNetConfig, device: torch.device, seed: int | None = None,
+                 calibration: dict[str, float] | None = None) -> None:
+        """``calibration``: the lost-target map fitted for ``net`` (its weights file's metadata: scale, shift);
+        None: the shipped weights'."""
         self.config = config
+        values = calibration or shipped_calibration("mdnet")
+        try:
+            self.score_scale, self.score_shift = float(values["scale"]), float(values["shift"])
+        except KeyError as err:
+            raise UserError(f"MDNet's lost-target calibration lacks '{err.args[0]}'; refit it with "
+                            "bench/calibrate.py") from None
         self.device = device
         self.seed = seed
         # An inference copy: BN folding and online fc training must not change the caller's network (a trainer
@@ -293,9 +304,9 @@ class MDNetTracker:
 
     def calibrated(self, raw_score: float) -> float:
         """The probability that the target is present and tracked: a logistic map of fc6's raw score, fitted on
-        training sequences (score_scale, score_shift; bench/calibrate.py). 0.5 separates present from lost."""
-        cfg = self.config
-        return float(1 / (1 + np.exp(-(cfg.score_scale * raw_score + cfg.score_shift))))
+        training sequences for these weights (bench/calibrate.py; stored in the weights' metadata). 0.5 separates
+        present from lost."""
+        return float(1 / (1 + np.exp(-(self.score_scale * raw_score + self.score_shift))))
 
     # --------------------------------------------------------------------------------------------- internals
     def _remember(self, region) -> None:

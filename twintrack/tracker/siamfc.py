@@ -23,12 +23,14 @@ The per-frame work is split so that a caller can batch several trackers' crops t
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 
 from twintrack.configs import SiamFCConfig
+from twintrack.errors import UserError
 from twintrack.geometry import clip_box, context_size, crop_and_resize, cxcywh_to_xywh, xywh_to_cxcywh
 from twintrack.models import SiamFCNet, VGGM
 from twintrack.models.mdnet import MDNet
@@ -36,13 +38,41 @@ from twintrack.runtime import build_backbone_engine
 from twintrack.tracker.base import TrackResult, check_frame, check_init_box
 from twintrack.tracker.bbreg import BoxRegressor, load_prior, regression_samples
 from twintrack.tracker.device_crop import crop_resize, upload_frame
+from twintrack.weights import shipped_calibration
+
+@dataclass(frozen=True)
+class SiamFCCalibration:
+    """The lost-target score: sigmoid(bias + peak * peak logit + ratio * peak correlation relative to the first
+    frame's + psr * peak-to-sidelobe ratio); below 0.5 the target is reported lost. Fitted per weights file
+    (bench/siamfc_lost.py fit) on training sequences: present frames against the target painted out and against
+    regions of other sequences; stored in the weights' metadata."""
+
+    bias: float
+    peak: float
+    ratio: float
+    psr: float
+
+    @classmethod
+    def from_dict(cls, values: dict[str, float]) -> "SiamFCCalibration":
+        try:
+            return cls(**{key: float(values[key]) for key in ("bias", "peak", "ratio", "psr")})
+        except KeyError as err:
+            raise UserError(f"SiamFC's lost-target calibration lacks '{err.args[0]}'; refit it with "
+                            "bench/siamfc_lost.py fit") from None
+
+
+FEATURELESS_STD = 1.0  # a search region whose pixels vary less than this (grey levels) shows no target
 
 
 class SiamFCTracker:
     name = "siamfc"
 
-    def __init__(self, net: SiamFCNet, config: SiamFCConfig, device: torch.device) -> None:
+    def __init__(self, net: SiamFCNet, config: SiamFCConfig, device: torch.device,
+                 calibration: dict[str, float] | None = None) -> None:
+        """``calibration``: the lost-target score's weights fitted for ``net`` (its weights file's metadata: bias,
+        peak, ratio, psr); None: those of the shipped weights."""
         self.config = config
+        self.calibration = SiamFCCalibration.from_dict(calibration or shipped_calibration("siamfc"))
         self.device = device
         # An inference copy: moving devices and freeing the conv layers must not touch the caller's (training) network.
         net = copy.deepcopy(net).eval().requires_grad_(False)
@@ -157,6 +187,12 @@ class SiamFCTracker:
             raise RuntimeError("call init(frame, box) before update(frame)")
         cfg = self.config
         frame_h, frame_w = np.shape(frame)[:2]
+        if self._featureless(frame):
+            # A uniform region (a black or grey frame, a lens cap) matches a template anywhere equally: no target
+            # can be seen there, so none is claimed, and the search stays where it was.
+            self.lost = True
+            box = cxcywh_to_xywh(np.concatenate([self.center, self.target_size]))
+            return TrackResult(box=clip_box(box, frame_w, frame_h), score=0.0, lost=True)
         responses = self._responses(search_feat)
         best = self._best_scale(responses)
         # The scale change this frame: search3's crops are scale_factors in order, pyramid's exemplars too.
@@ -187,13 +223,28 @@ class SiamFCTracker:
         return TrackResult(box=clip_box(box, frame_w, frame_h), score=score, lost=self.lost)
 
     # -------------------------------------------------------------------------------------- lost-target score
+    def _featureless(self, frame) -> bool:
+        """Whether the frame inside the search region is uniform (pixel std under one grey level, read on a grid
+        of at most about 64 x 64 pixels) or lies wholly outside the frame."""
+        cx, cy = self.center
+        half = self.search_side / 2
+        height, width = np.shape(frame)[:2]
+        x0, x1 = int(max(cx - half, 0)), int(min(cx + half, width))
+        y0, y1 = int(max(cy - half, 0)), int(min(cy + half, height))
+        if x1 <= x0 or y1 <= y0:
+            return True
+        step = max(1, int(max(x1 - x0, y1 - y0) // 64))
+        return float(np.asarray(frame)[y0:y1:step, x0:x1:step].std()) < FEATURELESS_STD
+
     def score_features(self, response: np.ndarray) -> np.ndarray:
         """What the lost-target score reads from one coarse response map (logits): its peak, the peak's raw
         correlation relative to the first frame's (1: as similar as the exemplar to itself), and the peak-to-
         sidelobe ratio (how much the peak stands out from the rest of the map)."""
         peak = float(response.max())
         bias = self.head_bias
-        ratio = (peak - bias) / (self.self_peak - bias) if self.self_peak is not None else 1.0
+        # The exemplar's peak on its own frame; none or no peak at all (a featureless first frame): no yardstick.
+        yardstick = self.self_peak - bias if self.self_peak is not None else 0.0
+        ratio = (peak - bias) / yardstick if abs(yardstick) > 1e-9 else 1.0
         row, col = np.unravel_index(int(np.argmax(response)), response.shape)
         sidelobe = np.ones(response.shape, dtype=bool)
         sidelobe[max(row - 2, 0) : row + 3, max(col - 2, 0) : col + 3] = False
@@ -203,8 +254,8 @@ class SiamFCTracker:
 
     def score(self, features: np.ndarray) -> float:
         """Calibrated probability that the target is present (a logistic fit, see bench/siamfc_lost.py)."""
-        cfg = self.config
-        logit = cfg.score_bias + float(np.dot([cfg.score_peak, cfg.score_ratio, cfg.score_psr], features))
+        weights = self.calibration
+        logit = weights.bias + float(np.dot([weights.peak, weights.ratio, weights.psr], features))
         return float(1 / (1 + np.exp(-logit)))
 
     # ------------------------------------------------------------------------------------------------ helpers

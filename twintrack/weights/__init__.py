@@ -97,6 +97,15 @@ def calibration_of(path: str | Path) -> dict[str, float] | None:
                         "the shipped weights") from None
 
 
+def shipped_calibration(tracker: str) -> dict[str, float]:
+    """The calibration stored in a tracker's shipped weights: the map a tracker uses for weights that carry none
+    of their own (newly trained weights: their scores are then only roughly calibrated until they are fitted)."""
+    calibration = calibration_of(default_weights(tracker))
+    if calibration is None:
+        raise UserError(f"the shipped {tracker} weights carry no lost-target calibration; reinstall twintrack")
+    return calibration
+
+
 def write_calibration(path: str | Path, calibration: dict[str, float], out: str | Path | None = None) -> Path:
     """Store ``calibration`` in the metadata of the weights at ``path`` (or of a copy at ``out``), atomically; the
     tensors and the other metadata are kept as they are."""
