@@ -1,4 +1,4 @@
-"""The fault-injection suite (issue 14): kills, disk full, corrupted files, bad arguments. `pytest -m faults`."""
+"""The fault-injection suite (docs/reliability.md): kills, disk full, corrupted files, bad arguments. `pytest -m faults`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 14, rows 4 and 10 (eval): every result records what produced it and is redone when that differs; a
+"""Every result records what produced it and is redone when that differs; a
 sequence that changed is rerun (or one line), never got10k's bare AssertionError. Real files, the real command."""
 
 from __future__ import annotations

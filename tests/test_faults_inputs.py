@@ -1,4 +1,4 @@
-"""Issue 14, rows 9 and 10: bit depths converted by the type's range, NaN refused, bad API input one UserError.
+"""Bit depths converted by the type's range, NaN refused, bad API input one UserError.
 
 Each test reproduces the row as reported (real files where the row is about files) and checks the fixed behaviour.
 """

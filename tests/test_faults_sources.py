@@ -1,4 +1,4 @@
-"""Issue 14, rows 5 and 7: a video cut short, with a corrupt middle or a size change, and an image folder with frames
+"""A video cut short, with a corrupt middle or a size change, and an image folder with frames
 of two sizes are never a silent short run. Real files, the CLI's main()."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 14, rows 1 and 6: `twintrack track` never overwrites an input, refuses an unwritable --boxes before it
+"""`twintrack track` never overwrites an input, refuses an unwritable --boxes before it
 tracks, and keeps every tracked box on Ctrl-C, kill -9 or a late error. Real files; the CLI's main() in this
 process, or a subprocess where a signal is sent."""
 

@@ -1,4 +1,4 @@
-"""Issue 14, rows 2, 3, 8 and 11: a run folder is never overwritten by accident, --max-steps + --resume is exact,
+"""A run folder is never overwritten by accident, --max-steps + --resume is exact,
 disk full while saving leaves nothing half-done, and resume after kill -9 neither loses nor repeats metrics rows.
 Real run folders; kill -9 and `ulimit -f` in real subprocesses."""
 

@@ -259,7 +259,7 @@ def test_int8_model_file_errors_are_one_line(tmp_path):
     assert build_backbone_engine(backbone, "int8", CPU, int8_model=str(own)).precision == "int8"
 
 
-def test_an_int8_model_exported_before_session_9_records_the_folded_fingerprint_and_still_loads(tmp_path):
+def test_an_older_int8_model_that_records_the_folded_fingerprint_still_loads(tmp_path):
     import onnx
 
     from twintrack.runtime.calibration import folded_fingerprint

@@ -37,7 +37,7 @@ RECEPTIVE_FIELD = 43
 
 
 def is_batchable(tracker) -> bool:
-    """Whether a tracker exposes the split per-frame stages MultiTracker batches (INTERFACES.md item 3)."""
+    """Whether a tracker exposes the split per-frame stages MultiTracker batches (search_regions, embed, locate)."""
     return all(callable(getattr(tracker, name, None)) for name in ("search_crop", "embed", "locate"))
 
 

@@ -42,14 +42,14 @@ def fingerprint(backbone: nn.Module) -> str:
     """sha256 of the backbone's weights as stored (every state-dict tensor as fp32 bytes, BatchNorm unfolded).
 
     No arithmetic touches the weights first: folding BatchNorm rounds differently on different CPUs, and a
-    fingerprint of folded weights did not find the shipped calibration on an AMD EPYC (session 9). A backbone
+    fingerprint of folded weights did not find the shipped calibration on an AMD EPYC. A backbone
     that is already folded has other tensors, so another fingerprint: pass the network as loaded.
     """
     return _state_digest(backbone.state_dict())
 
 
 def folded_fingerprint(backbone: nn.Module) -> str:
-    """The fingerprint int8 models written before session 9 record: of the BatchNorm-folded weights. It matches
+    """The fingerprint that older int8 models record: of the BatchNorm-folded weights. It matches
     only on a CPU that folds as the exporting one did; the engine still accepts it for a user's own model."""
     return _state_digest(inference_copy(backbone).state_dict())
 

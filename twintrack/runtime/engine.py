@@ -78,7 +78,7 @@ def _int8_model(backbone: nn.Module, int8_model) -> bytes | None:
     if int8_model:
         data = load_int8_file(int8_model)
         recorded = model_fingerprint(data)
-        # Models exported before session 9 record the folded weights' fingerprint: still theirs on the same CPU.
+        # Older exported models record the folded weights' fingerprint: still theirs on the same CPU.
         if recorded != weights_fingerprint and recorded != folded_fingerprint(backbone):
             raise UserError(f"int8 model '{int8_model}' was calibrated for other weights; write one for these with: "
                             "twintrack export <tracker> --weights W --int8")
