@@ -63,6 +63,7 @@ def init_head(head, scheme: str = "kaiming") -> None:
 class MDNetTrainer(Trainer):
     WEIGHTS = WEIGHTS
     ARCH = "mdnet_vggm"
+    progress_per_epoch = False  # an epoch is one cycle over the domains, a few iterations: one bar for the run
 
     def __init__(self, config: MDNetTrainConfig, sequences: list[Sequence], run_dir, device, validator=None,
                  init_weights=None) -> None:

@@ -8,7 +8,21 @@ from pathlib import Path
 
 from twintrack.optional import require
 
-COLUMNS = ("epoch", "step", "loss", "lr", "samples_per_s", "data_wait", "val_auc", "val_prec")
+COLUMN_MEANINGS = {
+    "epoch": "epochs completed",
+    "step": "optimizer steps completed",
+    "loss": "the epoch's mean training loss",
+    "lr": "the learning rate of the first parameter group at the epoch's end",
+    "samples_per_s": "training samples per second over the epoch, all processes together (SiamFC: pairs; "
+                     "MDNet: frames)",
+    "data_wait": "the share (0 to 1) of the epoch's time spent waiting for batches, as Lightning's profiler counts "
+                 "dataloader time: with workers=0 the batches are loaded in the training process, so this is the "
+                 "share spent loading them; with workers > 0, the share spent waiting on batches the workers had not "
+                 "yet made. Near 0: the loading keeps up",
+    "val_auc": "success AUC on val_data (empty in epochs without validation)",
+    "val_prec": "precision at 20 px on val_data (empty in epochs without validation)",
+}
+COLUMNS = tuple(COLUMN_MEANINGS)
 
 
 class RunLog:

@@ -18,7 +18,9 @@ A trainer subclass builds its network, data and optimizer in ``__init__`` and pr
   so resume is exact) and adam_then_sgd switches once ``epoch >= switch_epoch``. Epochs are the unit of
   ``lr_schedule``, ``lr_step_epochs``, ``switch_epoch``, ``val_every`` and ``checkpoint_every`` for every tracker;
 - logging: one row per epoch in ``metrics.csv`` (epoch, step, loss, lr, samples_per_s, data_wait, val_auc,
-  val_prec) and the same numbers as TensorBoard scalars in ``tb/``; ``curves.png`` when the run ends;
+  val_prec; their meanings in ``runlog.COLUMN_MEANINGS``) and the same numbers as TensorBoard scalars in ``tb/``;
+  ``curves.png`` when the run ends; a progress bar with the running loss (``progress.TrainingProgress``): one per
+  epoch, or one for the run where ``progress_per_epoch`` is False (MDNet's epochs of a few iterations);
 - validation: ``validator(tracking_network())`` every ``val_every`` epochs and after the last (configs that have
   ``val_every``/``val_data``; the CLI builds the validator, see ``twintrack.app.validate``);
 - checkpoints: every ``checkpoint_every`` epochs, after the last, and when ``max_minutes`` runs out: the
@@ -42,13 +44,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import yaml
-from tqdm import tqdm
 
 from twintrack.configs import config_to_dict
 from twintrack.errors import UserError
 from twintrack.train.checkpoint import load_for_resume, restore_rng, rng_state, save_checkpoint
 from twintrack.train.curves import plot_training_curves
 from twintrack.train.optim import on_epoch_start
+from twintrack.train.progress import TrainingProgress
 from twintrack.fileio import write_atomic, write_text_atomic
 from twintrack.train.runlog import COLUMNS, RunLog, format_value
 from twintrack.weights import save_weights
@@ -66,6 +68,7 @@ class Trainer:
     WEIGHTS = ""
     ARCH = ""
     samples_per_step = 1  # for samples_per_s in metrics.csv (SiamFC: pairs per step; MDNet: frames per step)
+    progress_per_epoch = True  # one progress bar per epoch; False: one for the run (epochs of a few steps)
 
     def __init__(self, config, run_dir, device, validator=None) -> None:
         self.config = config
@@ -139,22 +142,26 @@ class Trainer:
         losses: list[float] = []
         started = time.perf_counter()
         max_minutes = getattr(cfg, "max_minutes", 0.0)
-        with RunLog(self.run_dir, enabled=self.rank == 0) as log:
+        bars = TrainingProgress(self.epochs, self.steps_per_epoch, self.total_steps, self.state.step,
+                                per_epoch=self.progress_per_epoch, log_every=cfg.log_every,
+                                enabled=progress and self.rank == 0)
+        with RunLog(self.run_dir, enabled=self.rank == 0) as log, bars:
             self._log = log
             while self.state.step < self.total_steps:
                 epoch = self.state.step // self.steps_per_epoch
                 on_epoch_start(self.optimizer, epoch, cfg.switch_epoch, self.scheduler)
-                epoch_losses, stopped, seconds, waits = self._run_epoch(epoch, max_steps, len(losses), progress)
+                epoch_losses, stopped, seconds, wait = self._run_epoch(epoch, max_steps, len(losses), bars)
                 new_losses = torch.stack(epoch_losses).float().cpu().tolist() if epoch_losses else []
                 losses += new_losses
                 # A resumed epoch's row averages its steps before the stop too (they are in the checkpoint).
                 epoch_values, self._epoch_losses = self._epoch_losses + new_losses, []
+                bars.end_epoch(float(np.mean(epoch_values)) if epoch_values else None)
                 epoch_end = min((epoch + 1) * self.steps_per_epoch, self.total_steps)
                 if stopped and self.state.step < epoch_end:
                     self._epoch_losses = epoch_values  # kept for the checkpoint
                     break
                 # before the schedule moves on
-                row = self._epoch_row(epoch + 1, epoch_values, len(new_losses), seconds, waits)
+                row = self._epoch_row(epoch + 1, epoch_values, len(new_losses), seconds, wait)
                 self.state.epoch = epoch + 1
                 self.scheduler.set_epoch(self.state.epoch)
                 last = self.state.step >= self.total_steps
@@ -175,43 +182,39 @@ class Trainer:
             plot_training_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png")
         return losses
 
-    def _run_epoch(self, epoch: int, max_steps, done_before: int, progress: bool):
+    def _run_epoch(self, epoch: int, max_steps, done_before: int, bars: TrainingProgress):
         """One epoch's steps (from where a resumed run left off). Returns (losses, stopped by max_steps,
-        seconds, data waits)."""
+        seconds, seconds spent waiting for batches)."""
         skip = self.state.step - epoch * self.steps_per_epoch
         steps = min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch) - skip
-        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{self.epochs}", disable=not progress or self.rank != 0,
-                   dynamic_ncols=True)
-        epoch_losses, waits = [], []
+        bars.start_epoch(epoch, steps + skip, skip)
+        epoch_losses, wait = [], 0.0
         start = time.perf_counter()
+        # Waiting for data: taking each batch, and starting the epoch's batches (loader workers). With workers=0 the
+        # batch is loaded here, in this process, so the loading is the wait, as in Lightning's dataloader profiling.
         batches = iter(self.epoch_batches(epoch, skip))
-        try:
-            for _ in range(steps):
-                wait_start = time.perf_counter()
-                batch = next(batches, None)
-                if batch is None:
-                    break
-                waits.append(time.perf_counter() - wait_start)
-                epoch_losses.append(self.step_loss(*batch))
-                self.state.step += 1
-                bar.update()
-                log_every = self.config.log_every
-                if len(epoch_losses) % log_every == 0:  # reading a loss syncs with the GPU: not every step
-                    bar.set_postfix(loss=f"{float(torch.stack(epoch_losses[-log_every:]).mean()):.4f}")
-                if max_steps is not None and done_before + len(epoch_losses) >= max_steps:
-                    return epoch_losses, True, time.perf_counter() - start, waits
-        finally:
-            bar.close()
-        return epoch_losses, False, time.perf_counter() - start, waits
+        wait += time.perf_counter() - start
+        for _ in range(steps):
+            wait_start = time.perf_counter()
+            batch = next(batches, None)
+            wait += time.perf_counter() - wait_start
+            if batch is None:
+                break
+            epoch_losses.append(self.step_loss(*batch))
+            self.state.step += 1
+            bars.step(epoch_losses)
+            if max_steps is not None and done_before + len(epoch_losses) >= max_steps:
+                return epoch_losses, True, time.perf_counter() - start, wait
+        return epoch_losses, False, time.perf_counter() - start, wait
 
-    def _epoch_row(self, epoch: int, loss_values: list[float], steps_run: int, seconds: float, waits) -> dict:
+    def _epoch_row(self, epoch: int, loss_values: list[float], steps_run: int, seconds: float, wait: float) -> dict:
         values = np.asarray(loss_values, dtype=np.float64) if loss_values else np.array([np.nan])
         return {
             "epoch": epoch, "step": self.state.step, "loss": float(values.mean()),
             "lr": self.optimizer.param_groups[0]["lr"],
             "samples_per_s": steps_run * self.samples_per_step * self.world / max(seconds, 1e-9),
-            # A step "waited" when its batch was not ready: ~0.1 ms to take a prefetched one.
-            "data_wait": float(np.mean(np.array(waits) > 1e-3)) if waits else 0.0,
+            # The share of the epoch's time spent waiting for batches (see runlog.COLUMNS).
+            "data_wait": min(1.0, wait / seconds) if seconds > 0 else 0.0,
         }
 
     @property
