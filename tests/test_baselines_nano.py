@@ -67,3 +67,17 @@ def test_eval_cli_runs_the_nano_baseline(tmp_path, monkeypatch, capsys):
     assert main(common + ["--out", str(tmp_path / "out"), "--nano-model", str(model)]) == 0
     rows = np.loadtxt(tmp_path / "out" / "results" / "nano" / "seq_a.txt", delimiter=",", ndmin=2)
     assert rows.shape == (6, 4)
+
+
+def test_a_baselines_record_names_its_model_files_so_another_model_is_redone(tmp_path, monkeypatch):
+    from twintrack.eval.provenance import tracker_record, why_stale
+
+    for name in NANOTRACK_FILES:
+        (tmp_path / name).write_bytes(name.encode())
+    monkeypatch.setenv(NANOTRACK_ENV, str(tmp_path))
+    first = tracker_record("nano", True, None, None, None)
+    assert len(first["model_sha256"]) == 2
+    (tmp_path / NANOTRACK_FILES[1]).write_bytes(b"another head")
+    second = tracker_record("nano", True, None, None, None)
+    assert why_stale(first, second) == "model file"
+    assert "model_sha256" not in tracker_record("csrt", True, None, None, None)

@@ -36,9 +36,25 @@ def tracker_record(name: str, baseline: bool, config: dict | None, weights_sha25
     if baseline:
         import cv2
 
-        return {"tracker": name, "baseline": True, "opencv": cv2.__version__}
+        return {"tracker": name, "baseline": True, "opencv": cv2.__version__, **baseline_model_record(name)}
     return {"tracker": name, "baseline": False, "config_sha256": config_hash(config or {}),
             "weights_sha256": weights_sha256, "seed": seed, **(runtime or {})}
+
+
+def baseline_model_record(name: str) -> dict:
+    """The sha256 of the network files a baseline runs (NanoTrack v2, VitTrack; found as the baseline finds them),
+    so that results of another model file are redone; {} for baselines without one."""
+    from twintrack.weights import sha256_of
+
+    if name == "nano":
+        from twintrack.weights.nanotrack import nanotrack_paths
+
+        return {"model_sha256": [sha256_of(path) for path in nanotrack_paths()]}
+    if name == "vit":
+        from twintrack.weights.vittrack import vittrack_path
+
+        return {"model_sha256": [sha256_of(vittrack_path())]}
+    return {}
 
 
 def runtime_record(tracker) -> dict:
@@ -133,7 +149,7 @@ def why_stale(record: dict | None, wanted: dict) -> str | None:
     for key, reason in (("frames", "sequence length"), ("ground_truth_sha256", "ground truth"),
                         ("weights_sha256", "weights"), ("config_sha256", "config"), ("seed", "seed"),
                         ("engine", "engine"), ("torch", "torch version"), ("onnxruntime", "onnxruntime version"),
-                        ("opencv", "OpenCV version"), ("cpu", "processor"), ("gpu", "GPU"),
+                        ("opencv", "OpenCV version"), ("model_sha256", "model file"), ("cpu", "processor"), ("gpu", "GPU"),
                         ("tracker", "tracker"), ("baseline", "tracker")):
         if record.get(key) != wanted.get(key):
             return reason
@@ -143,6 +159,8 @@ def why_stale(record: dict | None, wanted: dict) -> str | None:
 def check_result_length(path: Path, boxes: int, sequence: str, frames: int) -> None:
     """A result file must hold one box per frame; anything else is one line, not got10k's bare AssertionError."""
     if boxes != frames:
-        raise UserError(f"result '{path}' holds {boxes} boxes but sequence '{sequence}' has {frames} frames: the "
+        held = f"{boxes} box" if boxes == 1 else f"{boxes} boxes"
+        length = f"{frames} frame" if frames == 1 else f"{frames} frames"
+        raise UserError(f"result '{path}' holds {held} but sequence '{sequence}' has {length}: the "
                         "dataset changed since it was written; rerun twintrack eval (it redoes changed sequences) "
                         "or pass --overwrite")
