@@ -1,4 +1,5 @@
-"""What every command shares: the one-line-error parser, the ``key=value`` splitter, --tracker and --device."""
+"""What every command shares: the one-line-error parser, the ``key=value`` splitter, --tracker and --device, and the
+line naming a tracker's backbone engine (track, demo and eval)."""
 
 from __future__ import annotations
 
@@ -93,3 +94,26 @@ def gather_overrides(parser: argparse.ArgumentParser, args: argparse.Namespace, 
         overrides += [item for item in items if is_override(item)]
         setattr(args, name, [item for item in items if not is_override(item)])
     args.overrides = overrides
+
+
+def engine_line(tracker, weights=None, label: str | None = None) -> str | None:
+    """Which backbone engine runs and why, in one line (``label``, a tracker's name, leads it where several trackers
+    run); where int8 is lost for want of a calibration for these weights, the command that writes one. None for
+    trackers without a backbone engine (the OpenCV baselines)."""
+    from twintrack.app.api import backbone_engine
+
+    engine = backbone_engine(tracker)
+    if engine is None:
+        return None
+    line = f"twintrack: {label + ' ' if label else ''}backbone engine {engine.name}: {engine.reason}"
+    if engine.needs_calibration:
+        name = getattr(tracker, "name", None) if getattr(tracker, "name", None) in ("siamfc", "mdnet") else "siamfc"
+        line += (f"; int8 runs faster on this CPU: calibrate it once for these weights with `twintrack export "
+                 f"{name} --weights {weights or 'W'} --int8 --calib-data TRAIN_SEQUENCES --out DIR`, then add "
+                 "int8_model=DIR/backbone_int8.onnx to the command")
+    return line
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 tracker``, ``2 trackers``: a count with its noun in the number it needs."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
 import yaml
 
 from twintrack.app.api import create_tracker
-from twintrack.cli.common import add_device, add_overrides, add_tracker
+from twintrack.cli.common import add_device, add_overrides, add_tracker, counted, engine_line
 from twintrack.errors import UserError
 from twintrack.eval.baselines import NANOTRACK_ENV, VITTRACK_ENV
 from twintrack.eval.got10k_adapter import KINDS, Benchmark, make_experiment, open_benchmark, parse_dataset_spec
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
              for name in args.tracker] + [TrackerSpec(name, baseline=True) for name in args.baseline]
     # Build each once before any sequence runs: a bad name or weights fails early; the instance gives its config.
     configs = {spec.name: spec.build() for spec in specs}
+    _say_engines(specs, configs, args.weights)
     specs = _with_records(specs, configs)
     out = Path(args.out)
     # One run at a time in --out (eval/lock.py): the same settings wait and reuse, other settings are refused.
@@ -94,8 +96,8 @@ def _evaluate(args: argparse.Namespace, bench: Benchmark, specs, configs, out: P
     # A stored result is reused only when its provenance record matches this run (eval/provenance.py).
     jobs, reruns = stale_jobs(bench, specs, results_dir, args.overwrite)
     redone = "".join(f", {count} redone: {reason} changed" for reason, count in reruns.items())
-    print(f"twintrack: {len(bench.sequences)} sequences x {len(specs)} trackers, {len(jobs)} to run "
-          f"({args.workers} worker{'s' if args.workers > 1 else ''}{redone})")
+    print(f"twintrack: {counted(len(bench.sequences), 'sequence')} x {counted(len(specs), 'tracker')}, "
+          f"{len(jobs)} to run ({counted(args.workers, 'worker')}{redone})")
     start = time.perf_counter()
     run_jobs(bench, jobs, results_dir, workers=args.workers,
              on_done=lambda tracker, seq: print(f"{tracker:>8} {seq}", flush=True))
@@ -123,9 +125,19 @@ def _say_absent_frames(bench: Benchmark) -> None:
     if absent:
         total = sum(absent.values())
         where = ", ".join(f"{name} ({count})" for name, count in list(absent.items())[:3])
-        where += f" and {len(absent) - 3} more sequences" if len(absent) > 3 else ""
-        print(f"twintrack: {total} frame{'s' if total != 1 else ''} marked absent in the ground truth (kept, not "
+        where += f" and {counted(len(absent) - 3, 'more sequence')}" if len(absent) > 3 else ""
+        print(f"twintrack: {counted(total, 'frame')} marked absent in the ground truth (kept, not "
               f"scored): {where}")
+
+
+def _say_engines(specs, instances, weights) -> None:
+    """Which backbone engine each twintrack tracker runs, and why, once on stderr (as `twintrack track` says it);
+    workers build the same trackers from the same settings."""
+    for spec in specs:
+        if not spec.baseline:
+            line = engine_line(instances[spec.name], weights, label=spec.name)
+            if line:
+                print(line, file=sys.stderr)
 
 
 def _sections(bench: Benchmark, specs, instances, performance, results_dir, out, jobs_run, elapsed):
@@ -140,8 +152,8 @@ def _sections(bench: Benchmark, specs, instances, performance, results_dir, out,
         per_seq = (["sequence"] + [f"{n} failures" for n in names],
                    [[s.name] + [str(vot_failures(results_dir, n, s.name)) for n in names] for s in bench.sequences])
         sections.append(("Results", [
-            f"{len(bench.sequences)} sequences, VOT supervised protocol (re-initialised 5 frames after each failure; "
-            "accuracy with a 10-frame burn-in), computed by the got10k toolkit.", (header, rows)]))
+            f"{counted(len(bench.sequences), 'sequence')}, VOT supervised protocol (re-initialised 5 frames after "
+            "each failure; accuracy with a 10-frame burn-in), computed by the got10k toolkit.", (header, rows)]))
         sections.append(("Per sequence", [per_seq]))
     else:
         from twintrack.eval.failure_report import failure_section
@@ -151,7 +163,7 @@ def _sections(bench: Benchmark, specs, instances, performance, results_dir, out,
         plot_curves(results, out)
         reference = next((s.name for s in specs if s.baseline), None)
         sections.append(("Results", [
-            f"{len(bench.sequences)} sequences, one-pass evaluation: success AUC over 21 IoU thresholds, "
+            f"{counted(len(bench.sequences), 'sequence')}, one-pass evaluation: success AUC over 21 IoU thresholds, "
             "precision at 20 px, normalized precision (centre error in ground-truth widths/heights, AUC over "
             "0..0.5), per-sequence averages; fps counts update() calls only.",
             summary_table(results, reference), "![success](success.png) ![precision](precision.png)"]))
@@ -165,7 +177,7 @@ def _sections(bench: Benchmark, specs, instances, performance, results_dir, out,
     sections.append(("Weights", [_weights_table(specs)]))
     sections.append(("Runtime", ["What computed the numbers besides config and weights; a result computed by "
                                  "another engine, library version or processor is redone.", _runtime_table(specs)]))
-    sections.append(("Run", [f"{jobs_run} sequence runs this time in {elapsed:.0f} s; results in "
+    sections.append(("Run", [f"{counted(jobs_run, 'sequence run')} this time in {elapsed:.0f} s; results in "
                              f"{results_dir} (got10k layout, 1-based boxes)."]))
     return sections
 

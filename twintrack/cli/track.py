@@ -19,12 +19,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from twintrack.app.api import backbone_engine, create_tracker
+from twintrack.app.api import create_tracker
 from twintrack.app.multi import MultiTracker
 from twintrack.app.sources import VideoSink, draw_box, link_problem, open_source, video_output_problem
 from twintrack.app.video import (STANDARD_OUTPUT, Stopped, TrackedVideo, TrackingHooks, TrackingRun, box_file_kind,
                                  frames_phrase, output_name)
-from twintrack.cli.common import add_device, add_overrides, add_tracker
+from twintrack.cli.common import add_device, add_overrides, add_tracker, engine_line
 from twintrack.configs import parse_overrides
 from twintrack.data.images import list_images
 from twintrack.errors import UserError
@@ -173,21 +173,6 @@ def draw_results(frame: np.ndarray, rows, several: bool, first_frame: bool) -> n
         label = f"{object_id}" if first_frame else f"{object_id} {result.score:.2f}"
         frame = draw_box(frame, result.box, color=ID_COLOURS[(object_id - 1) % len(ID_COLOURS)], label=label)
     return frame
-
-
-def engine_line(tracker, weights=None) -> str | None:
-    """Which backbone engine runs and why, in one line; where int8 is lost for want of a calibration for these
-    weights, the command that writes one."""
-    engine = backbone_engine(tracker)
-    if engine is None:
-        return None
-    line = f"twintrack: backbone engine {engine.name}: {engine.reason}"
-    if engine.needs_calibration:
-        name = getattr(tracker, "name", None) if getattr(tracker, "name", None) in ("siamfc", "mdnet") else "siamfc"
-        line += (f"; int8 runs faster on this CPU: calibrate it once for these weights with `twintrack export "
-                 f"{name} --weights {weights or 'W'} --int8 --calib-data TRAIN_SEQUENCES --out DIR`, then add "
-                 "int8_model=DIR/backbone_int8.onnx to the command")
-    return line
 
 
 def closing_line(tracked: TrackedVideo, output=None, boxes_path=None) -> str:

@@ -153,7 +153,8 @@ def run_setting(factory: Callable, tracker_name: str, overrides: dict, seeds, we
                     jobs.append(((factory, tracker_name, overrides, seed, weights, sequence, path), split, seed))
     jobs.sort(key=lambda j: -len(j[0][5].frames))  # longest first: the workers finish together
     if jobs and run:
-        print(f"{tracker_name} {overrides or '(preset)'}: {len(jobs)} sequence runs to do", flush=True)
+        runs = "1 sequence run" if len(jobs) == 1 else f"{len(jobs)} sequence runs"
+        print(f"{tracker_name} {overrides or '(preset)'}: {runs} to do", flush=True)
         with multiprocessing.get_context("spawn").Pool(max(1, workers)) as pool:
             for (_, split, seed), record in zip(jobs, pool.imap(track_one, [j[0] for j in jobs])):
                 results[split][seed][record["sequence"]] = record
