@@ -5,6 +5,8 @@ Everything here is small on purpose: the suite runs on 2 CPU cores, often beside
 
 from __future__ import annotations
 
+import textwrap
+
 import tempfile
 from pathlib import Path
 
@@ -182,3 +184,21 @@ def random_weights(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("weights") / "random.safetensors"
     return save_weights(make_random_net(0), path, arch="siamfc_vggm")
+
+
+def sitecustomize_blocking(modules) -> str:
+    """The text of a sitecustomize.py that makes ``modules`` (top-level names) unimportable: a meta-path hook, as
+    in a venv where the extras that provide them are not installed. Put its folder first on PYTHONPATH."""
+    return textwrap.dedent(f"""
+        import sys
+        BLOCKED = {set(modules)!r}
+
+        class _Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in BLOCKED:
+                    raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+                return None
+
+        sys.meta_path.insert(0, _Block())
+    """)
+

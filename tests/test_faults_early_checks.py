@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
 import pytest
-from conftest import write_training_set
+from conftest import sitecustomize_blocking, write_training_set
 from faults.harness import ROOT, assert_one_error_line, files_under, run_main
 
 pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("one_torch_thread")]
@@ -58,18 +57,8 @@ def test_lr_find_without_matplotlib_is_refused_before_any_step(capsys, tmp_path,
 
 
 # The core install: none of the train extra's packages import (a meta-path hook, as in tests/test_packaging.py).
-BLOCK_TRAIN_EXTRA = textwrap.dedent("""
-    import sys
-    BLOCKED = {"tensorboard", "matplotlib", "pytorch_optimizer", "got10k", "six", "trax", "av"}
-
-    class _Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in BLOCKED:
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-            return None
-
-    sys.meta_path.insert(0, _Block())
-""")
+BLOCK_TRAIN_EXTRA = sitecustomize_blocking(["tensorboard", "matplotlib", "pytorch_optimizer", "got10k", "six",
+                                            "trax", "av"])
 
 
 @pytest.mark.parametrize("tracker", ["siamfc", "mdnet"])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
+import sys
 from pathlib import Path
 
 import pytest
 
 import twintrack
+from conftest import sitecustomize_blocking
 
 from twintrack.errors import UserError
 from twintrack.optional import EXTRA_OF_MODULE, MissingExtra, require
@@ -17,18 +18,8 @@ from twintrack.optional import EXTRA_OF_MODULE, MissingExtra, require
 REPO = Path(__file__).resolve().parents[1]
 
 # A meta-path hook that makes the extras' modules unimportable, as in a venv with only the core installed.
-BLOCK_EXTRAS = textwrap.dedent("""
-    import sys
-    BLOCKED = {"got10k", "matplotlib", "pytorch_optimizer", "trax", "six", "onnx", "onnxruntime", "av", "vot"}
-
-    class _Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in BLOCKED:
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-            return None
-
-    sys.meta_path.insert(0, _Block())
-""")
+BLOCK_EXTRAS = sitecustomize_blocking(["got10k", "matplotlib", "pytorch_optimizer", "trax", "six", "onnx",
+                                       "onnxruntime", "av", "vot"])
 
 
 def run_without_extras(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
