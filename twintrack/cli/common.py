@@ -114,6 +114,7 @@ def engine_line(tracker, weights=None, label: str | None = None) -> str | None:
     return line
 
 
-def counted(count: int, noun: str) -> str:
-    """``1 tracker``, ``2 trackers``: a count with its noun in the number it needs."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 tracker``, ``2 trackers``: a count with its noun in the number it needs (``plural``: where it is not
+    the noun plus s)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {plural or noun + 's'}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from twintrack.cli.common import add_device, add_overrides, tracker_help, tracker_name
+from twintrack.cli.common import add_device, add_overrides, counted, tracker_help, tracker_name
 from twintrack.configs import load_config
 from twintrack.app.registry import get_tracker, list_trackers
 from twintrack.device import resolve_device
@@ -184,7 +184,8 @@ def _run(args: argparse.Namespace) -> int:
     check_run_folder(Path(args.out), args.resume, args.overwrite)
     sequences = load_training_data(args.data)
     videos = sum(1 for s in sequences if not s.still)
-    print(f"twintrack: {videos} sequences, {len(sequences) - videos} still boxes, device {device}")
+    print(f"twintrack: {counted(videos, 'sequence')}, {counted(len(sequences) - videos, 'still box', 'still boxes')}, "
+          f"device {device}")
     trainer = build_trainer(args, sequences, args.out, device)
     if args.overfit_batch:
         from twintrack.train.babysit import DEFAULT_STEPS, overfit_batch, verdict
