@@ -156,7 +156,7 @@ def _sections(bench: Benchmark, specs, instances, performance, results_dir, out,
             "each failure; accuracy with a 10-frame burn-in), computed by the got10k toolkit.", (header, rows)]))
         sections.append(("Per sequence", [per_seq]))
     else:
-        from twintrack.eval.failure_report import failure_section
+        from twintrack.eval.failure_report import absence_sections, failure_section
         from twintrack.eval.plots import plot_curves
 
         results = {n: [load_run(bench.protocol, results_dir, n, s) for s in bench.sequences] for n in names}
@@ -169,6 +169,7 @@ def _sections(bench: Benchmark, specs, instances, performance, results_dir, out,
             summary_table(results, reference), "![success](success.png) ![precision](precision.png)"]))
         sections.append(("Per sequence (success AUC)", [sequence_table(results)]))
         sections.append(failure_section(bench.protocol, specs, results, bench.sequences, results_dir, out))
+        sections += absence_sections(bench.protocol, results, bench.sequences, results_dir)
         sections.append(("got10k toolkit report", [_got10k_table(bench.protocol, performance, names),
                                                     "Full report: got10k_reports/*/performance.json"]))
     configs = {s.name: _config_dict(instances[s.name]) for s in specs if not s.baseline}
