@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -86,30 +85,33 @@ def test_data_wait_with_no_workers_is_the_share_of_time_spent_loading(capsys, tm
     assert all(0 < wait < 1 for wait in waits), waits  # the issue: 1.0 with workers=0, whatever the load took
 
 
-def test_data_wait_measures_loading_against_the_whole_step(data, tmp_path):
-    """Loading and stepping made to take the same time: data_wait is about one half."""
+def test_data_wait_measures_loading_against_the_whole_step(data, tmp_path, monkeypatch):
+    """Loading and stepping made to take the same time on the trainer's clock: data_wait is one half."""
+    import types
+
     from twintrack.configs import load_config, parse_overrides
     from twintrack.data import discover
+    from twintrack.train import trainer as trainer_module
     from twintrack.train.siamfc_trainer import SiamFCTrainer
 
-    pause = 0.05
+    clock = {"now": 0.0}  # the trainer's clock moves only where this test moves it: no timing on a busy machine
+    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"]))
 
     class EvenTrainer(SiamFCTrainer):
         def epoch_batches(self, epoch, skip):
             for batch in super().epoch_batches(epoch, skip):
-                time.sleep(pause)
+                clock["now"] += 1.0  # one second loading each batch
                 yield batch
 
         def step_loss(self, *batch):
-            time.sleep(pause)
+            clock["now"] += 1.0  # and one second stepping on it
             return super().step_loss(*batch)
 
     config = load_config("train_siamfc", {**parse_overrides(SIAMFC_TINY), "epochs": 1})
     trainer = EvenTrainer(config, discover(data), tmp_path / "run", torch.device("cpu"))
     trainer.fit(progress=False)
     [row] = trainer.metrics_rows
-    # Each side is 50 ms plus its real work (a few ms here): about 0.5; the old rule said 1.0.
-    assert 0.3 < row["data_wait"] < 0.7, row
+    assert row["data_wait"] == pytest.approx(0.5), row  # the old rule said 1.0
 
 
 # ------------------------------------------------------------------------------------------- run folder modes
